@@ -1,0 +1,9 @@
+"""Sub-commands of `testbed` for the local part (registered by serverless_testbed.cli)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add this part's sub-commands to `testbed`. Filled in as the part is built."""

@@ -1,0 +1,55 @@
+"""The data that crosses the pipeline's boundaries, in one place.
+
+POST /run body -> api handler -> StartExecution input -> (Step Functions adds the task token)
+-> dispatcher payload -> SQS message body -> worker -> SendTaskSuccess output -> api response.
+
+Every timestamp is wall-clock epoch milliseconds as a float (``time.time() * 1000``), so
+stages measured on different hosts can be compared (and the README says which ones do).
+Only the standard library is used here: this module ships inside the Lambda zip.
+"""
+
+from __future__ import annotations
+
+# Names of the stage timestamps, in the order they happen. The worker's SendTaskSuccess output
+# carries all of them under "timestamps"; latency reports derive stage durations from them.
+DISPATCHER_START = "dispatcher_start"  # dispatcher handler entered
+MESSAGE_SENT = "message_sent"  # dispatcher about to call SendMessage
+SQS_SENT = "sqs_sent"  # SQS attribute SentTimestamp (SQS's clock, whole ms)
+SQS_FIRST_RECEIVE = "sqs_first_receive"  # SQS attribute ApproximateFirstReceiveTimestamp
+WORKER_START = "worker_start"  # worker handler began this record
+DYNAMODB_DONE = "dynamodb_done"  # conditional update returned
+CALLBACK_SENT = "callback_sent"  # worker about to call SendTaskSuccess
+
+STAGE_TIMESTAMPS = (
+    DISPATCHER_START,
+    MESSAGE_SENT,
+    SQS_SENT,
+    SQS_FIRST_RECEIVE,
+    WORKER_START,
+    DYNAMODB_DONE,
+    CALLBACK_SENT,
+)
+
+# Fault injection: a testbed feature for exercising failure paths end to end, on every target.
+# A request may name one stage that must fail; the named stage raises InjectedFault.
+FAULT_STAGES = ("dispatcher", "worker")
+INJECTED_FAULT_ERROR = "InjectedFault"
+
+# Limits of POST /run (the api handler rejects anything else with a 4xx and starts nothing).
+MAX_BODY_BYTES = 32 * 1024
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # also the execution name
+
+# Field names.
+#   POST /run body (all optional):
+#     {"request_id": str matching REQUEST_ID_PATTERN, "payload": object, "fail_at": FAULT_STAGES}
+#   State machine input = the validated body with request_id filled in.
+#   Dispatcher payload (built by the state machine's Parameters):
+#     {"task_token": str, "execution": execution ARN, "request": <state machine input>}
+#   SQS message body (JSON):
+#     {"task_token", "execution", "request", "timestamps": {DISPATCHER_START, MESSAGE_SENT}}
+#   Worker output (SendTaskSuccess output, JSON):
+#     {"request_id", "execution", "queue": <queue name>, "timestamps": {every STAGE_TIMESTAMPS}}
+#   api response 200 body:
+#     {"request_id", "execution_arn", "status", "output": <worker output>,
+#      "api": {"received": ms, "execution_started": ms, "execution_done": ms}}
+#   api response 502 body: {"request_id", "execution_arn", "status", "error", "cause"}

@@ -1,0 +1,90 @@
+"""A deployed pipeline stack, found by its CloudFormation outputs.
+
+The same discovery serves every target: the embedded stack deploys template.yaml into the
+emulator's CloudFormation API, the containers stack into LocalStack, and on AWS it is the stack
+`sam deploy` made. Only the boto3 session (credentials, region, endpoint settings) differs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from serverless_testbed.errors import UsageError
+
+# Deployment attribute -> CloudFormation output key in template.yaml.
+STACK_OUTPUTS = {
+    "api_url": "ApiUrl",
+    "state_machine_arn": "StateMachineArn",
+    "queue_url": "RequestQueueUrl",
+    "dead_letter_queue_url": "DeadLetterQueueUrl",
+    "table_name": "TableName",
+    "api_function": "ApiFunctionName",
+    "dispatcher_function": "DispatcherFunctionName",
+    "worker_function": "WorkerFunctionName",
+}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    target: str
+    stack_name: str
+    region: str
+    api_url: str
+    state_machine_arn: str
+    queue_url: str
+    dead_letter_queue_url: str
+    table_name: str
+    api_function: str
+    dispatcher_function: str
+    worker_function: str
+    session: boto3.Session = field(repr=False, compare=False)
+    endpoint_url: str | None = None  # None: boto3 resolves it (AWS_ENDPOINT_URL_*, config)
+
+    def client(self, service: str, **kwargs: Any) -> Any:
+        if self.endpoint_url is not None:
+            kwargs.setdefault("endpoint_url", self.endpoint_url)
+        return self.session.client(service, region_name=self.region, **kwargs)
+
+    @property
+    def queue_name(self) -> str:
+        return self.queue_url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def discover_deployment(
+    stack_name: str,
+    *,
+    target: str,
+    session: boto3.Session | None = None,
+    endpoint_url: str | None = None,
+) -> Deployment:
+    """Read the stack's outputs; a missing stack or output is a one-line UsageError."""
+    session = session or boto3.Session()
+    region = session.region_name
+    if not region:
+        raise UsageError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    cloudformation = session.client("cloudformation", region_name=region, **kwargs)
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except cloudformation.exceptions.ClientError as error:
+        raise UsageError(
+            f"stack {stack_name!r} not found in {region}: {error.response['Error']['Message']}"
+        ) from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [key for key in STACK_OUTPUTS.values() if key not in outputs]
+    if missing:
+        raise UsageError(
+            f"stack {stack_name!r} lacks output(s) {', '.join(missing)}: "
+            "was it deployed from this project's template.yaml?"
+        )
+    return Deployment(
+        target=target,
+        stack_name=stack_name,
+        region=region,
+        session=session,
+        endpoint_url=endpoint_url,
+        **{attr: outputs[key] for attr, key in STACK_OUTPUTS.items()},
+    )
