@@ -3,8 +3,19 @@
 Everything above it receives a :class:`Deployment` and asks it for clients.
 """
 
-from serverless_testbed.targets.deployment import STACK_OUTPUTS, Deployment, discover_deployment
+from serverless_testbed.targets.deployment import (
+    STACK_OUTPUTS,
+    Deployment,
+    deployment_from_outputs,
+    discover_deployment,
+)
 
 TARGETS = ("embedded", "containers", "aws")
 
-__all__ = ["STACK_OUTPUTS", "TARGETS", "Deployment", "discover_deployment"]
+__all__ = [
+    "STACK_OUTPUTS",
+    "TARGETS",
+    "Deployment",
+    "deployment_from_outputs",
+    "discover_deployment",
+]

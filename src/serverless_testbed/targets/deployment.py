@@ -74,6 +74,26 @@ def discover_deployment(
             f"stack {stack_name!r} not found in {region}: {error.response['Error']['Message']}"
         ) from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    return deployment_from_outputs(
+        outputs,
+        stack_name=stack_name,
+        target=target,
+        region=region,
+        session=session,
+        endpoint_url=endpoint_url,
+    )
+
+
+def deployment_from_outputs(
+    outputs: dict[str, str],
+    *,
+    stack_name: str,
+    target: str,
+    region: str,
+    session: boto3.Session,
+    endpoint_url: str | None = None,
+) -> Deployment:
+    """A Deployment from a stack's outputs (OutputKey -> OutputValue)."""
     missing = [key for key in STACK_OUTPUTS.values() if key not in outputs]
     if missing:
         raise UsageError(
