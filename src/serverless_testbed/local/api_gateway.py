@@ -1,0 +1,195 @@
+"""A local stand-in for API Gateway HTTP APIs: routes -> Lambda proxy integration (payload 2.0).
+
+URLs look like ``http://127.0.0.1:PORT/<stack>/<api logical id>/<stage>/<route path>``; the
+provisioner writes that base into the stack's ApiUrl output, so clients find it the same way
+they find a real API: from the stack outputs.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+# (function name, event bytes) -> (response payload bytes, function error or None)
+Invoke = Callable[[str, bytes], tuple[bytes, str | None]]
+
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
+ACCOUNT_ID = "123456789012"
+
+
+@dataclass(frozen=True)
+class MountedApi:
+    base: str  # "/<stack>/<api logical id>"
+    api_id: str
+    stage: str  # "$default" has no path segment
+    routes: dict[tuple[str, str], str]  # (METHOD, /path) -> function name
+
+    @property
+    def prefix(self) -> str:
+        return self.base if self.stage == "$default" else f"{self.base}/{self.stage}"
+
+
+class LocalApiGateway:
+    def __init__(self, invoke: Invoke, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._invoke = invoke
+        self._apis: list[MountedApi] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler_class())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def mount(self, api: MountedApi) -> None:
+        with self._lock:
+            self._apis = [a for a in self._apis if a.base != api.base] + [api]
+
+    def resolve(self, method: str, path: str) -> tuple[MountedApi, str, str] | None:
+        """(api, route path, function name) for a request, or None."""
+        with self._lock:
+            apis = list(self._apis)
+        for api in apis:
+            if path == api.prefix or path.startswith(api.prefix + "/"):
+                route_path = path[len(api.prefix) :] or "/"
+                function = api.routes.get((method, route_path)) or api.routes.get(
+                    ("ANY", route_path)
+                )
+                if function:
+                    return api, route_path, function
+        return None
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as API Gateway
+            server_version = "testbed-local-apigw"
+
+            def log_message(self, format: str, *args: Any) -> None:  # quiet, like AWS
+                return
+
+            def do_GET(self) -> None:
+                gateway._serve(self)
+
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+        return Handler
+
+    def _serve(self, request: BaseHTTPRequestHandler) -> None:
+        path, _, query = request.path.partition("?")
+        length = int(request.headers.get("Content-Length") or 0)
+        if length > MAX_PAYLOAD_BYTES:
+            _reply(request, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Too Long"})
+            return
+        body = request.rfile.read(length) if length else b""
+        found = self.resolve(request.command, path)
+        if found is None:
+            _reply(request, HTTPStatus.NOT_FOUND, {"message": "Not Found"})
+            return
+        api, route_path, function = found
+        event = _proxy_event(request, api, route_path, path, query, body)
+        payload, function_error = self._invoke(function, json.dumps(event).encode())
+        if function_error:
+            _reply(request, HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"})
+            return
+        status, headers, response_body = _proxy_response(payload)
+        _send(request, status, headers, response_body)
+
+
+def _proxy_event(
+    request: BaseHTTPRequestHandler,
+    api: MountedApi,
+    route_path: str,
+    raw_path: str,
+    query: str,
+    body: bytes,
+) -> dict[str, Any]:
+    now = time.time()
+    route_key = f"{request.command} {route_path}"
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        text, encoded = body.decode(), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path[len(api.base) :],  # HTTP APIs keep a named stage in rawPath
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT_ID,
+            "apiId": api.api_id,
+            "domainName": headers.get("host", ""),
+            "http": {
+                "method": request.command,
+                "path": raw_path,
+                "protocol": request.request_version,
+                "sourceIp": request.client_address[0],
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": api.stage,
+            "time": datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now * 1000),
+        },
+        "isBase64Encoded": encoded,
+    }
+    if query:
+        from urllib.parse import parse_qsl
+
+        event["queryStringParameters"] = dict(parse_qsl(query))
+    if body:
+        event["body"] = text
+    return event
+
+
+def _proxy_response(payload: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Payload format 2.0: a dict with statusCode is a full response, anything else is JSON."""
+    try:
+        result = json.loads(payload)
+    except ValueError:
+        return 502, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}'
+    if isinstance(result, dict) and "statusCode" in result:
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+        headers = {str(k): str(v) for k, v in (result.get("headers") or {}).items()}
+        return int(result["statusCode"]), headers, raw
+    return 200, {"content-type": "application/json"}, json.dumps(result).encode()
+
+
+def _reply(request: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
+    _send(request, status, {"content-type": "application/json"}, json.dumps(body).encode())
+
+
+def _send(
+    request: BaseHTTPRequestHandler, status: int, headers: dict[str, str], body: bytes
+) -> None:
+    request.send_response(status)
+    for name, value in headers.items():
+        if name.lower() != "content-length":
+            request.send_header(name, value)
+    request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)

@@ -1,0 +1,142 @@
+"""The few places where moto's server must behave like AWS for this pipeline, patched once.
+
+Each patch is at the narrowest point that fixes the behaviour (see
+shared/docs/local-emulation-facts.md and the README's "Embedded stack" section):
+
+- Lambda Invoke (the API, and Step Functions' ``lambda:invoke``) reaches the project's local
+  Lambda runtime instead of moto's Docker runner or its echo backend.
+- moto's own SQS event-source mapping runs the function *inside* SendMessage; it is switched
+  off, because the project's poller triggers functions asynchronously, as Lambda does.
+- SendTaskFailure keeps its ``cause`` (moto's HTTP layer drops it).
+- The Step Functions interpreter reuses one boto3 client per (region, service) instead of
+  building a new one for every task (about 20 ms each), which dominated warm latency.
+- A backend's list of regions comes from botocore's endpoint data instead of loading the
+  service's whole API model (0.1-0.3 s for each service's first request).
+
+The patches are process-wide, as moto's backends are: one embedded stack per process.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cache
+from typing import Any, Protocol
+
+
+class LambdaInvoker(Protocol):
+    def __call__(self, function: Any, payload: bytes) -> tuple[bytes, str | None]:
+        """Run moto's LambdaFunction ``function``; return (payload, function error or None)."""
+        ...
+
+
+_lock = threading.Lock()
+_invoker: LambdaInvoker | None = None
+_installed = False
+
+
+def install(invoker: LambdaInvoker) -> None:
+    """Apply every patch (idempotent) and route Lambda invokes to ``invoker``."""
+    global _invoker, _installed
+    with _lock:
+        _invoker = invoker
+        if _installed:
+            return
+        _route_lambda_invoke()
+        _disable_inline_sqs_mappings()
+        _keep_send_task_failure_cause()
+        _reuse_interpreter_clients()
+        _list_regions_without_service_models()
+        _installed = True
+
+
+def uninstall_invoker() -> None:
+    """Forget the invoker (the stack stopped); invokes then fail as a Lambda service error."""
+    global _invoker
+    with _lock:
+        _invoker = None
+
+
+def _route_lambda_invoke() -> None:
+    from moto.awslambda.models import LambdaFunction
+
+    def invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+        invoker = _invoker
+        if invoker is None:
+            raise RuntimeError("no local Lambda runtime is running in this process")
+        payload = body.encode() if isinstance(body, str) else (body or b"{}")
+        result, function_error = invoker(self, payload)
+        if function_error:
+            response_headers["x-amz-function-error"] = function_error
+        return result
+
+    LambdaFunction.invoke = invoke
+
+
+def _disable_inline_sqs_mappings() -> None:
+    from moto.sqs.models import Queue
+
+    # The queue's mapping table is only read by Queue.add_message's inline invocation; the
+    # mappings themselves stay in the Lambda backend, where the poller lists them.
+    Queue.lambda_event_source_mappings = property(  # type: ignore[assignment]
+        lambda self: {}, lambda self, value: None
+    )
+
+
+def _keep_send_task_failure_cause() -> None:
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    def send_task_failure(self: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        return EmptyResult()
+
+    StepFunctionResponse.send_task_failure = send_task_failure
+
+
+def _reuse_interpreter_clients() -> None:
+    import importlib
+
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    original: Callable[..., Any] = boto_client.boto_client_for
+
+    @cache
+    def client_for(region: str, service: str) -> Any:
+        return original(region=region, service=service)
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        # The interpreter's clients use fixed dummy credentials whatever state_credentials
+        # says, so one client per (region, service) is equivalent and thread-safe.
+        return client_for(region, service)
+
+    boto_client.boto_client_for = boto_client_for
+    # Modules that did `from ... import boto_client_for` keep their own reference.
+    for name in (
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+        "state_task_service_sqs",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+        "state_task_service_dynamodb",
+        "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+        "state_task_service_aws_sdk",
+    ):
+        importlib.import_module(name).boto_client_for = boto_client_for
+
+
+def _list_regions_without_service_models() -> None:
+    import botocore.loaders
+    from moto.core.base_backend import AccountSpecificBackend
+
+    @cache
+    def every_region() -> tuple[str, ...]:
+        endpoints = botocore.loaders.create_loader().load_data("endpoints")
+        return tuple(region for p in endpoints["partitions"] for region in p["regions"])
+
+    # A superset of each service's regions: moto only uses the list to accept region names.
+    AccountSpecificBackend._generate_regions = lambda self, service_name: list(every_region())

@@ -1,0 +1,299 @@
+"""The embedded stack: every server on loopback, started by this process, no Docker.
+
+    with EmbeddedStack() as stack:
+        stack.urls          # {"aws": ..., "api": ..., "redis": ...}
+        stack.deployment    # the pipeline stack, found by its CloudFormation outputs
+
+Parts, each a separate boundary reached over HTTP or the Redis protocol, as in AWS:
+moto's server (SQS, DynamoDB, Step Functions with execution, CloudFormation, IAM, Lambda's
+control plane), the local Lambda runtime behind moto's Lambda Invoke, the SQS event-source
+poller, the local HTTP API, and a Redis-protocol server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import urllib.request
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from serverless_testbed.local import direct_deploy, moto_patches, provision
+from serverless_testbed.local.api_gateway import LocalApiGateway, MountedApi
+from serverless_testbed.targets import Deployment, deployment_from_outputs
+
+DEFAULT_STACK_NAME = "testbed"
+DEFAULT_REGION = "us-east-1"
+# Dummy credentials: the emulator accepts any; these keep boto3 from looking for real ones.
+DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def find_template(explicit: str | Path | None = None) -> Path:
+    """template.yaml: the explicit path, else ./template.yaml, else the installed copy."""
+    import sys
+
+    from serverless_testbed.errors import UsageError
+
+    candidates = (
+        [Path(explicit)]
+        if explicit
+        else [
+            Path.cwd() / "template.yaml",
+            Path(__file__).resolve().parents[3] / "template.yaml",  # a source checkout
+            Path(sys.prefix) / "share" / "serverless-testbed" / "template.yaml",
+        ]
+    )
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise UsageError(f"template.yaml not found (looked in {', '.join(map(str, candidates))})")
+
+
+class EmbeddedStack:
+    def __init__(
+        self,
+        *,
+        stack_name: str = DEFAULT_STACK_NAME,
+        region: str = DEFAULT_REGION,
+        template: str | Path | None = None,
+        parameters: dict[str, str] | None = None,
+        with_redis: bool = True,
+        aws_port: int = 0,
+        api_port: int = 0,
+        idle_timeout_s: float = 300.0,
+        log_sink: Any = None,
+    ) -> None:
+        self.stack_name = stack_name
+        self.region = region
+        self.template = find_template(template)
+        self.parameters = dict(parameters or {})
+        self._with_redis = with_redis
+        self._aws_port = aws_port
+        self._api_port = api_port
+        self._idle_timeout_s = idle_timeout_s
+        self._log_sink = log_sink
+        self._functions_registered: dict[str, Any] = {}
+        self._register_lock = threading.Lock()
+        self._deployments: dict[str, Deployment] = {}
+        self._clients: dict[str, Any] = {}
+        self.urls: dict[str, str] = {}
+        self._moto: Any = None
+        self._runtime: Any = None
+        self._gateway: LocalApiGateway | None = None
+        self._poller: Any = None
+        self._redis: Any = None
+        self._session: boto3.Session | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> EmbeddedStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> EmbeddedStack:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        from serverless_testbed.local.lambda_runtime import LambdaRuntime
+        from serverless_testbed.local.sqs_poller import EventSourcePoller
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            redis_started: Future[Any] | None = (
+                pool.submit(self._start_redis) if self._with_redis else None
+            )
+            self._moto = ThreadedMotoServer(
+                ip_address="127.0.0.1", port=self._aws_port, verbose=False
+            )
+            self._moto.start()
+            host, port = self._moto.get_host_and_port()
+            # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
+            os.environ["MOTO_PORT"] = str(port)
+            self.urls["aws"] = f"http://{host}:{port}"
+            _post_json(
+                f"{self.urls['aws']}/moto-api/config",
+                {"stepfunctions": {"execute_state_machine": True}},
+            )
+            self._session = boto3.Session(
+                aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+                region_name=self.region,
+            )
+            self._runtime = LambdaRuntime(
+                self.client_environment(),
+                idle_timeout_s=self._idle_timeout_s,
+                log_sink=self._log_sink,
+            )
+            moto_patches.install(self._invoke_moto_function)
+            self._gateway = LocalApiGateway(self._invoke_by_name, port=self._api_port)
+            self._gateway.start()
+            self.deploy(self.stack_name, self.parameters, direct=True)
+            self.urls["api"] = self.deployment.api_url
+            self._poller = EventSourcePoller(
+                lambda_client=self.client("lambda"),
+                sqs_client=self.client("sqs"),
+                invoke=self._invoke_for_poller,
+                region=self.region,
+            )
+            self._poller.start()
+            if redis_started is not None:
+                self._redis = redis_started.result()
+                self.urls["redis"] = self._redis.url
+
+    def close(self) -> None:
+        for stop in (
+            lambda: self._poller and self._poller.stop(),
+            lambda: self._gateway and self._gateway.stop(),
+            lambda: self._runtime and self._runtime.close(),
+            moto_patches.uninstall_invoker,
+            lambda: self._moto and self._moto.stop(),
+            lambda: self._redis and self._redis.stop(),
+        ):
+            try:
+                stop()
+            except Exception:  # closing must go on: every part gets its chance to stop
+                continue
+        self._poller = self._gateway = self._runtime = self._moto = self._redis = None
+
+    def _start_redis(self) -> Any:
+        from serverless_testbed.local.redis_server import RedisServer
+
+        server = RedisServer()
+        server.start()
+        return server
+
+    # -- what users and tests use --------------------------------------------------------
+    @property
+    def deployment(self) -> Deployment:
+        return self._deployments[self.stack_name]
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the emulator (one per service: creating one costs ~20 ms)."""
+        assert self._session is not None, "start the stack first"
+        with self._register_lock:
+            if service not in self._clients:
+                self._clients[service] = self._session.client(
+                    service, endpoint_url=self.urls["aws"]
+                )
+            return self._clients[service]
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment for boto3 clients (and Lambda containers) to use this stack."""
+        return {
+            "AWS_ENDPOINT_URL": self.urls["aws"],
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            **DUMMY_CREDENTIALS,
+        }
+
+    def deploy(
+        self, stack_name: str, parameters: dict[str, str] | None = None, *, direct: bool = False
+    ) -> Deployment:
+        """Deploy template.yaml again under ``stack_name``, through the emulator's
+        CloudFormation API (or, with ``direct``, straight through each service's API, which is
+        how the stack itself starts fast: see local/direct_deploy.py)."""
+        assert self._gateway is not None, "start the stack first"
+        parameters = dict(parameters or {})
+        translated = provision.translate(
+            self.template,
+            parameters,
+            region=self.region,
+            iam_client=self.client("iam"),
+            api_base_url=f"{self._gateway.url}/{stack_name}",
+        )
+        if direct:
+            applied = direct_deploy.apply_template(
+                translated.template, stack_name, parameters, self.region, self.client
+            )
+            outputs = applied.outputs
+            physical = {lid: r.physical_id for lid, r in applied.resources.items()}
+        else:
+            cloudformation = self.client("cloudformation")
+            provision.create_stack(cloudformation, stack_name, translated, parameters)
+            described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+            outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
+            resources = cloudformation.describe_stack_resources(StackName=stack_name)
+            physical = {
+                r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]
+            }
+        for api in translated.apis:
+            self._gateway.mount(
+                MountedApi(
+                    base=f"/{stack_name}/{api.logical_id}",
+                    api_id=api.logical_id,
+                    stage=api.stage,
+                    routes={
+                        (r.method, r.path): physical[r.function_logical_id] for r in api.routes
+                    },
+                )
+            )
+        assert self._session is not None
+        deployment = deployment_from_outputs(
+            outputs,
+            stack_name=stack_name,
+            target="embedded",
+            region=self.region,
+            session=self._session,
+            endpoint_url=self.urls["aws"],
+        )
+        self._deployments[stack_name] = deployment
+        return deployment
+
+    def runtime_snapshot(self) -> dict[str, Any]:
+        return self._runtime.snapshot() if self._runtime else {}
+
+    # -- Lambda invocation paths ------------------------------------------------------------
+    def _invoke_moto_function(self, function: Any, payload: bytes) -> tuple[bytes, str | None]:
+        """moto's LambdaFunction -> the runtime (Invoke API and Step Functions' lambda:invoke)."""
+        result = self._runtime.invoke(self._register(function), payload)
+        return result.payload, result.function_error
+
+    def _invoke_by_name(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
+        return self._invoke_moto_function(self._moto_function(function_name), payload)
+
+    def _invoke_for_poller(self, function_arn: str, payload: bytes) -> Any:
+        return self._runtime.invoke(self._register(self._moto_function(function_arn)), payload)
+
+    def _moto_function(self, name_or_arn: str) -> Any:
+        from moto.awslambda.utils import get_backend
+        from moto.core import DEFAULT_ACCOUNT_ID
+
+        return get_backend(DEFAULT_ACCOUNT_ID, self.region).get_function(name_or_arn)
+
+    def _register(self, function: Any) -> str:
+        """Give the runtime the function's current configuration, as moto holds it."""
+        from serverless_testbed.local.lambda_runtime import FunctionConfig
+
+        config = FunctionConfig(
+            name=function.function_name,
+            arn=function.function_arn,
+            handler=function.handler,
+            timeout_s=float(function.timeout),
+            memory_mb=int(function.memory_size),
+            environment={k: str(v) for k, v in (function.environment_vars or {}).items()},
+        )
+        with self._register_lock:
+            if self._functions_registered.get(config.name) != config:
+                self._runtime.register(config)
+                self._functions_registered[config.name] = config
+        return config.name
+
+
+def _post_json(url: str, body: dict[str, Any]) -> None:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        response.read()
