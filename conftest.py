@@ -1,22 +1,4 @@
-"""Root pytest configuration: which target the tests run on."""
+"""Root pytest configuration: the target option (--target embedded|containers|aws) and the
+stack fixtures come from the project's own pytest plugin, which users can load the same way."""
 
-from __future__ import annotations
-
-import pytest
-
-TARGETS = ("embedded", "containers", "aws")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption(
-        "--target",
-        choices=TARGETS,
-        default="embedded",
-        help="where the pipeline runs: embedded (default, no Docker), containers "
-        "(testcontainers: needs a Docker engine), aws (a deployed SAM stack)",
-    )
-
-
-@pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> str:
-    return request.config.getoption("--target")
+pytest_plugins = ["serverless_testbed.targets.pytest_plugin"]

@@ -16,6 +16,7 @@ import json
 import os
 import threading
 import urllib.request
+from collections import defaultdict, deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from serverless_testbed.local.api_gateway import LocalApiGateway, MountedApi
 from serverless_testbed.targets import Deployment, deployment_from_outputs
 
 DEFAULT_STACK_NAME = "testbed"
+LOG_LINES_KEPT = 2000  # per function
 DEFAULT_REGION = "us-east-1"
 # Dummy credentials: the emulator accepts any; these keep boto3 from looking for real ones.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
@@ -64,6 +66,7 @@ class EmbeddedStack:
         with_redis: bool = True,
         aws_port: int = 0,
         api_port: int = 0,
+        redis_port: int = 0,
         idle_timeout_s: float = 300.0,
         log_sink: Any = None,
     ) -> None:
@@ -74,6 +77,8 @@ class EmbeddedStack:
         self._with_redis = with_redis
         self._aws_port = aws_port
         self._api_port = api_port
+        self._redis_port = redis_port
+        self._logs: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=LOG_LINES_KEPT))
         self._idle_timeout_s = idle_timeout_s
         self._log_sink = log_sink
         self._functions_registered: dict[str, Any] = {}
@@ -134,7 +139,7 @@ class EmbeddedStack:
             self._runtime = LambdaRuntime(
                 self.client_environment(),
                 idle_timeout_s=self._idle_timeout_s,
-                log_sink=self._log_sink,
+                log_sink=self._keep_log_line,
             )
             moto_patches.install(self._invoke_moto_function)
             self._gateway = LocalApiGateway(self._invoke_by_name, port=self._api_port)
@@ -250,6 +255,15 @@ class EmbeddedStack:
         )
         self._deployments[stack_name] = deployment
         return deployment
+
+    def logs(self, function_name: str) -> list[str]:
+        """The last log lines of a function's containers (like CloudWatch Logs, in memory)."""
+        return list(self._logs[function_name])
+
+    def _keep_log_line(self, function_name: str, line: str) -> None:
+        self._logs[function_name].append(line)
+        if self._log_sink is not None:
+            self._log_sink(function_name, line)
 
     def runtime_snapshot(self) -> dict[str, Any]:
         return self._runtime.snapshot() if self._runtime else {}

@@ -1,0 +1,48 @@
+"""Small helpers the integration tests share: HTTP calls and waiting on a condition."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def http_post(url: str, body: Any, timeout_s: float = 60) -> tuple[int, dict[str, Any]]:
+    """POST a JSON body (or raw bytes); return (status, parsed JSON body)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, _parse(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, _parse(error.read())
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {"raw": raw.decode(errors="replace")}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def wait_until(
+    condition: Callable[[], T], *, timeout_s: float, what: str, interval_s: float = 0.02
+) -> T:
+    """Poll ``condition`` until it returns something truthy; fail naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(interval_s)
+        interval_s = min(interval_s * 1.5, 0.25)
