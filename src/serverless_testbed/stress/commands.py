@@ -39,12 +39,17 @@ def _register_publish(subparsers: argparse._SubParsersAction) -> None:
         "tasks of traffic.json as compact per-10-ms-slot batch descriptors on the queues "
         "{prefix}_q0..q{threads-1}, holding the exact rate on absolute monotonic deadlines. "
         "Both files are fully validated before Redis is touched.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add_redis_arguments(parser, required=False)  # --plan needs no Redis: checked at run
-    parser.add_argument("--prefix", default=DEFAULT_PREFIX, help="Redis key prefix")
-    parser.add_argument("--config", default="config.json", help="config.json path")
-    parser.add_argument("--traffic", default="traffic.json", help="traffic.json path")
+    parser.add_argument(
+        "--prefix", default=DEFAULT_PREFIX, help=f"Redis key prefix (default {DEFAULT_PREFIX})"
+    )
+    parser.add_argument(
+        "--config", default="config.json", help="config.json path (default ./config.json)"
+    )
+    parser.add_argument(
+        "--traffic", default="traffic.json", help="traffic.json path (default ./traffic.json)"
+    )
     parser.add_argument(
         "--plan",
         action="store_true",
@@ -64,22 +69,23 @@ def _register_publish(subparsers: argparse._SubParsersAction) -> None:
         type=_non_negative_float,
         default=60.0,
         metavar="SECONDS",
-        help="how long to wait for the workers' totals after publishing (with --stats or "
-        "--summary-json)",
+        help="how long to wait for the workers' totals after publishing, with --stats or "
+        "--summary-json (default 60)",
     )
     parser.add_argument(
         "--catch-up",
         choices=("capped", "skip"),
         default="capped",
         help="when behind: 'capped' publishes the missed slots at once, at most --catch-up-max "
-        "slots per wake; 'skip' drops slots whose 10 ms are over and counts them skipped-late",
+        "slots per wake; 'skip' drops slots whose 10 ms are over and counts them "
+        "skipped-late (default capped)",
     )
     parser.add_argument(
         "--catch-up-max",
         type=_positive_int,
         default=10,
         metavar="SLOTS",
-        help="most slots published in one wake by the capped policy",
+        help="most slots published in one wake by the capped policy (default 10)",
     )
     parser.add_argument(
         "--start-hour",
@@ -93,7 +99,8 @@ def _register_publish(subparsers: argparse._SubParsersAction) -> None:
         type=_positive_float,
         default=1.0,
         metavar="X",
-        help="run the schedule X times faster than the wall clock (counts unchanged; for tests)",
+        help="run the schedule X times faster than the wall clock (counts unchanged; "
+        "for tests; default 1)",
     )
     parser.add_argument(
         "--control-secret",
@@ -106,7 +113,7 @@ def _register_publish(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_publish(args: argparse.Namespace) -> int:
-    from serverless_testbed.stress.publisher import run_publish_command
+    from serverless_testbed.stress.publish_command import run_publish_command
 
     if args.control_secret is None:
         args.control_secret = os.environ.get(CONTROL_SECRET_ENV) or None
