@@ -1,0 +1,267 @@
+"""The inside of a local Lambda "container": one process that serves one function.
+
+Runs in a process forked by the zygote (see lambda_zygote.py). It behaves like Lambda's
+Python runtime (awslambdaric's bootstrap): the environment is in place before the handler
+module is imported, the handler is loaded once, then invokes are served one at a time, with
+Lambda's context object, its error objects and its log format. Its stdout and stderr are a
+pipe the runtime reads: that is the function's log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import decimal
+import importlib
+import json
+import logging
+import os
+import resource
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any, NoReturn
+
+from serverless_testbed.local.lambda_protocol import pack, unpack
+
+Handler = Callable[[Any, Any], Any]
+
+_request_id = ""  # the invoke being served, for the log format's %(aws_request_id)s
+
+
+class FaultError(Exception):
+    """A failure the runtime itself reports, with Lambda's errorType (Runtime.*)."""
+
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace or []
+
+
+class Identity:
+    __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
+
+    def __init__(self) -> None:
+        self.cognito_identity_id = None
+        self.cognito_identity_pool_id = None
+
+
+class LambdaContext:
+    """The handler's ``context``: the attributes and methods of Lambda's Python runtime."""
+
+    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str) -> None:
+        environ = os.environ
+        self.aws_request_id = request_id
+        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        self.memory_limit_in_mb = environ.get(
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+        )  # a str, as in Lambda
+        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        self.invoked_function_arn = invoked_function_arn
+        self.client_context = None
+        self.identity = Identity()
+        self.tenant_id = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def log(self, message: str) -> None:
+        sys.stdout.write(str(message))
+
+    def __repr__(self) -> str:
+        return (
+            f"LambdaContext([aws_request_id={self.aws_request_id},"
+            f"function_name={self.function_name},"
+            f"invoked_function_arn={self.invoked_function_arn}])"
+        )
+
+
+def serve(connection: Connection, init: dict[str, Any]) -> NoReturn:
+    """Become the container described by ``init``, load the handler, serve invokes forever."""
+    try:
+        _enter_sandbox(init)
+        started = time.perf_counter()
+        try:
+            handler = load_handler(init["handler"])
+        except Exception as error:
+            fault = _error_object(error, "")
+            _log_error(fault)
+            connection.send_bytes(pack({"ok": False}, _to_json(fault)))
+            _exit(1)  # as Lambda's runtime does after an init error
+        init_ms = (time.perf_counter() - started) * 1000
+        connection.send_bytes(pack({"ok": True, "init_ms": init_ms}))
+        while True:
+            try:
+                message = connection.recv_bytes()
+            except (EOFError, OSError):  # the runtime went away
+                _exit(0)
+            header, event = unpack(message)
+            connection.send_bytes(_invoke(handler, header, event))
+    except SystemExit as exit_request:  # sys.exit() in handler code ends the container
+        _exit(_exit_code(exit_request))
+
+
+def load_handler(handler: str) -> Handler:
+    try:
+        module_name, function_name = handler.rsplit(".", 1)
+    except ValueError as error:
+        raise FaultError(
+            "Runtime.MalformedHandlerName", f"Bad handler '{handler}': {error}"
+        ) from None
+    if module_name.split(".")[0] in sys.builtin_module_names:
+        raise FaultError(
+            "Runtime.BuiltInModuleConflict",
+            f"Cannot use built-in module {module_name} as a handler module",
+        )
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as error:
+        raise FaultError(
+            "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}"
+        ) from None
+    except SyntaxError as error:
+        raise FaultError(
+            "Runtime.UserCodeSyntaxError",
+            f"Syntax error in module '{module_name}': {error}",
+            [f'  File "{error.filename}" Line {error.lineno}\n    {error.text}'],
+        ) from None
+    try:
+        return getattr(module, function_name)
+    except AttributeError:
+        raise FaultError(
+            "Runtime.HandlerNotFound",
+            f"Handler '{function_name}' missing on module '{module_name}'",
+        ) from None
+
+
+def _enter_sandbox(init: dict[str, Any]) -> None:
+    os.environ.clear()
+    os.environ.update(init["env"])
+    time.tzset()
+    sys.path[:] = init["sys_path"]
+    os.chdir(init["cwd"])
+    # Lambda's runtime flushes every write; line buffering keeps a log line in one pipe write.
+    for stream in (sys.stdout, sys.stderr):
+        stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
+    _set_up_logging()
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _request_id
+        return True
+
+
+def _set_up_logging() -> None:
+    """The root logger's handler of Lambda's Python runtime (text format)."""
+    logging.Formatter.converter = time.gmtime
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.terminator = ""
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    handler.addFilter(_RequestIdFilter())
+    root.addHandler(handler)
+    level = os.environ.get("AWS_LAMBDA_LOG_LEVEL", "").upper()
+    if level in logging.getLevelNamesMapping():
+        root.setLevel(level)
+
+
+def _invoke(handler: Handler, header: dict[str, Any], event_body: bytes) -> bytes:
+    global _request_id
+    request_id = _request_id = header["request_id"]
+    os.environ["_X_AMZN_TRACE_ID"] = header["trace_id"]
+    started = time.perf_counter()
+    ok = False
+    try:
+        try:
+            event = json.loads(event_body)
+        except ValueError as error:
+            raise FaultError(
+                "Runtime.UnmarshalError", f"Unable to unmarshal input: {error}"
+            ) from None
+        context = LambdaContext(request_id, header["deadline_ms"], header["invoked_function_arn"])
+        payload = _marshal(handler(event, context))
+        ok = True
+    except Exception as error:
+        fault = _error_object(error, request_id)
+        _log_error(fault)
+        payload = _to_json(fault)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    duration_ms = (time.perf_counter() - started) * 1000
+    max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return pack({"ok": ok, "duration_ms": duration_ms, "max_rss_kb": max_rss_kb}, payload)
+
+
+def _marshal(response: Any) -> bytes:
+    if isinstance(response, bytes):
+        return response
+    try:
+        return _to_json(response)
+    except (TypeError, ValueError) as error:
+        raise FaultError("Runtime.MarshalError", f"Unable to marshal response: {error}") from None
+
+
+def _json_default(value: Any) -> Any:
+    # Lambda's marshaller (simplejson) writes Decimal as a number: DynamoDB items round-trip.
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _to_json(value: Any) -> bytes:
+    return json.dumps(value, default=_json_default).encode()
+
+
+def _error_object(error: Exception, request_id: str) -> dict[str, Any]:
+    """Lambda's error object for a runtime fault or an exception from user code."""
+    if isinstance(error, FaultError):
+        return {
+            "errorMessage": error.message,
+            "errorType": error.error_type,
+            "requestId": request_id,
+            "stackTrace": error.trace,
+        }
+    frames = traceback.extract_tb(error.__traceback__)
+    user_frames = [frame for frame in frames if frame.filename != __file__]
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list(user_frames),
+    }
+
+
+def _log_error(fault: dict[str, Any]) -> None:
+    lines = [f"[ERROR] {fault['errorType']}: {fault['errorMessage']}".rstrip(": ")]
+    if fault["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        lines.extend(line for entry in fault["stackTrace"] for line in entry.splitlines())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _exit_code(exit_request: SystemExit) -> int:
+    code = exit_request.code
+    if code is None or isinstance(code, int):
+        return code or 0
+    sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _exit(code: int) -> NoReturn:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
