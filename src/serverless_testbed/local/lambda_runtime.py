@@ -501,21 +501,24 @@ class LambdaRuntime:
         except _ContainerDied:
             body = self._exit_error(container, request_id, log)
             duration_ms = (time.monotonic() - started) * 1000
-            self._end_lines(log, request_id, duration_ms, config, None, init_ms)
+            self._end_lines(container, log, request_id, duration_ms, config, None, init_ms)
             return finish(body, False, duration_ms, "exit")
         if reply is None:
             duration_ms = (time.monotonic() - started) * 1000
-            self._end_lines(log, request_id, duration_ms, config, None, init_ms)
+            self._end_lines(container, log, request_id, duration_ms, config, None, init_ms)
             message = f"Task timed out after {duration_ms / 1000:.2f} seconds"
             body = self._timeout(container, request_id, message, log)
             return finish(body, False, duration_ms, "timeout")
         header, body = reply
         duration_ms = header["duration_ms"]
-        self._end_lines(log, request_id, duration_ms, config, header["max_rss_kb"], init_ms)
+        self._end_lines(
+            container, log, request_id, duration_ms, config, header["max_rss_kb"], init_ms
+        )
         return finish(body, header["ok"], duration_ms, "ok" if header["ok"] else "error")
 
     @staticmethod
     def _end_lines(
+        container: _Container,
         log: _InvokeLog,
         request_id: str,
         duration_ms: float,
@@ -523,6 +526,7 @@ class LambdaRuntime:
         max_rss_kb: int | None,
         init_ms: float | None,
     ) -> None:
+        container.flush_partial_line(log.emit)
         log.emit(f"END RequestId: {request_id}")
         report = [
             f"REPORT RequestId: {request_id}",

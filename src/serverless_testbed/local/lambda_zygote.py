@@ -76,6 +76,7 @@ class Zygote:
         self._pending: dict[int, tuple[Future[Spawned], ExitCallback]] = {}
         self._on_exit: dict[int, ExitCallback] = {}
         self.alive = True
+        self._stopping = False
         self._reader = threading.Thread(target=self._read, name="lambda-zygote", daemon=True)
         self._reader.start()
 
@@ -93,16 +94,19 @@ class Zygote:
 
     def kill(self, pid: int) -> None:
         """SIGKILL a container and its process group (no-op if it has already exited)."""
+        if self._stopping:
+            return  # the zygote kills and reaps every container as it stops
         if self.alive:
             with contextlib.suppress(OSError):
                 self._send({"op": "kill", "pid": pid})
                 return
-        # The zygote is gone: its orphans were re-parented, signal them directly.
+        # The zygote crashed: its orphans were re-parented, signal them directly.
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Kill every container, wait for them and for the zygote to exit."""
+        self._stopping = True
         with contextlib.suppress(OSError):
             self._send({"op": "stop"})
         try:
@@ -136,8 +140,12 @@ class Zygote:
         with self._state_lock:
             self.alive = False
             pending, self._pending = self._pending, {}
+            orphans, self._on_exit = self._on_exit, {}
         for future, _ in pending.values():
             future.set_exception(ZygoteGone("the Lambda zygote process exited"))
+        if self._stopping:  # it killed every container with SIGKILL before exiting
+            for callback in orphans.values():
+                callback(signal.SIGKILL)
 
     def _spawned(self, message: dict[str, Any], fds: list[int]) -> None:
         with self._state_lock:
