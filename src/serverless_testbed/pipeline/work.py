@@ -1,0 +1,209 @@
+"""The worker's work for one SQS record: one conditional DynamoDB update, then the callback.
+
+Outcomes (the handler logs them; the batch reports the raised ones as item failures):
+- success: the item is written once and SendTaskSuccess carries the worker output;
+- failure: SendTaskFailure with a named error (InjectedFault, DynamoDB.<code>, InvalidMessage);
+- duplicate: the item already exists, so this is a redelivery: no write, no callback;
+- token gone: Step Functions no longer waits for this token (timed out, or the execution
+  ended): nothing to retry, the record is done;
+- PoisonMessage (raised): no task token to answer; SQS redrives it to the dead-letter queue;
+- CallbackNotDelivered (raised): SendTask* failed otherwise (e.g. throttled); the item written
+  for this delivery is removed again so the redelivery applies it and calls back once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from serverless_testbed.pipeline.clock import Clock
+from serverless_testbed.pipeline.contract import (
+    CALLBACK_SENT,
+    DISPATCHER_START,
+    DYNAMODB_DONE,
+    INJECTED_FAULT_ERROR,
+    MESSAGE_SENT,
+    SQS_FIRST_RECEIVE,
+    SQS_SENT,
+    WORKER_START,
+)
+from serverless_testbed.pipeline.faults import fault_cause, fault_requested
+
+TOKEN_GONE_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+INVALID_MESSAGE_ERROR = "InvalidMessage"
+MAX_CAUSE_CHARS = 32_768  # SendTaskFailure's limit
+
+
+class PoisonMessage(Exception):
+    """A record that cannot be answered: not JSON, or no task token."""
+
+
+class CallbackNotDelivered(Exception):
+    """SendTaskSuccess/Failure failed in a way worth retrying through SQS redelivery."""
+
+
+@dataclass(frozen=True)
+class WorkOutcome:
+    kind: str  # "succeeded" | "failed" | "duplicate" | "token_gone"
+    request_id: str
+    execution: str
+    message_id: str
+    output: dict[str, Any] | None = None  # what SendTaskSuccess carried
+    error: str | None = None  # what SendTaskFailure carried, or the token-gone error code
+    cause: str | None = None
+
+
+@dataclass(frozen=True)
+class _Message:
+    task_token: str
+    execution: str
+    request: dict[str, Any]
+    timestamps: dict[str, Any]
+
+
+def process_record(
+    record: dict[str, Any], *, dynamodb: Any, sfn: Any, table_name: str, clock: Clock
+) -> WorkOutcome:
+    worker_start = clock.now_ms()
+    message_id = str(record.get("messageId", ""))
+    message = _message(record.get("body"))
+    request_id = message.request.get("request_id")
+    outcome = {"execution": message.execution, "message_id": message_id}
+    if not isinstance(request_id, str) or not request_id:
+        error, cause = INVALID_MESSAGE_ERROR, "the message's request has no request_id"
+        return _fail(sfn, message.task_token, error, cause, request_id="", **outcome)
+    outcome["request_id"] = request_id
+    if fault_requested(message.request, "worker"):
+        cause = fault_cause("worker", request_id)
+        return _fail(sfn, message.task_token, INJECTED_FAULT_ERROR, cause, **outcome)
+    try:
+        _apply_once(dynamodb, table_name, message, request_id, message_id, worker_start)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code == "ConditionalCheckFailedException":
+            return WorkOutcome("duplicate", **outcome)
+        cause = error.response["Error"].get("Message") or str(error)
+        return _fail(sfn, message.task_token, f"DynamoDB.{code}", cause, **outcome)
+    dynamodb_done = clock.now_ms()
+    output = {
+        "request_id": request_id,
+        "execution": message.execution,
+        "queue": _queue_name(record),
+        "message_id": message_id,
+        "timestamps": {
+            DISPATCHER_START: message.timestamps.get(DISPATCHER_START),
+            MESSAGE_SENT: message.timestamps.get(MESSAGE_SENT),
+            SQS_SENT: _attribute_ms(record, "SentTimestamp"),
+            SQS_FIRST_RECEIVE: _attribute_ms(record, "ApproximateFirstReceiveTimestamp"),
+            WORKER_START: worker_start,
+            DYNAMODB_DONE: dynamodb_done,
+            CALLBACK_SENT: clock.now_ms(),
+        },
+    }
+    try:
+        sfn.send_task_success(taskToken=message.task_token, output=json.dumps(output))
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        if code in TOKEN_GONE_ERRORS:
+            return WorkOutcome("token_gone", error=code, **outcome)
+        _release(dynamodb, table_name, request_id, message_id)
+        raise CallbackNotDelivered(f"SendTaskSuccess for {request_id}: {code}") from error
+    return WorkOutcome("succeeded", output=output, **outcome)
+
+
+def _message(body: Any) -> _Message:
+    try:
+        data = json.loads(body)
+    except (TypeError, ValueError):
+        raise PoisonMessage("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise PoisonMessage("the body is not a JSON object")
+    task_token = data.get("task_token")
+    if not isinstance(task_token, str) or not task_token:
+        raise PoisonMessage("the body has no task_token")
+    request = data.get("request")
+    timestamps = data.get("timestamps")
+    return _Message(
+        task_token=task_token,
+        execution=str(data.get("execution", "")),
+        request=request if isinstance(request, dict) else {},
+        timestamps=timestamps if isinstance(timestamps, dict) else {},
+    )
+
+
+def _apply_once(
+    dynamodb: Any,
+    table_name: str,
+    message: _Message,
+    request_id: str,
+    message_id: str,
+    worker_start: float,
+) -> None:
+    """The one write per request: the condition turns every redelivery into a no-op."""
+    dynamodb.update_item(
+        TableName=table_name,
+        Key={"pk": {"S": request_id}},
+        UpdateExpression=(
+            "SET #status = :status, execution_arn = :execution, payload = :payload, "
+            "message_id = :message_id, worker_start = :worker_start"
+        ),
+        ConditionExpression="attribute_not_exists(pk)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={
+            ":status": {"S": "DONE"},
+            ":execution": {"S": message.execution or "-"},
+            ":payload": {"S": json.dumps(message.request.get("payload", {}))},
+            ":message_id": {"S": message_id or "-"},
+            ":worker_start": {"N": repr(worker_start)},
+        },
+    )
+
+
+def _release(dynamodb: Any, table_name: str, request_id: str, message_id: str) -> None:
+    """Undo this delivery's write, so that the redelivery is not taken for a duplicate."""
+    # If this fails too, the redelivery is taken for a duplicate and the execution ends by
+    # its task timeout: loud, not silent.
+    with contextlib.suppress(ClientError):
+        dynamodb.delete_item(
+            TableName=table_name,
+            Key={"pk": {"S": request_id}},
+            ConditionExpression="message_id = :message_id",
+            ExpressionAttributeValues={":message_id": {"S": message_id or "-"}},
+        )
+
+
+def _fail(
+    sfn: Any,
+    task_token: str,
+    error: str,
+    cause: str,
+    *,
+    request_id: str,
+    execution: str,
+    message_id: str,
+) -> WorkOutcome:
+    outcome = {"request_id": request_id, "execution": execution, "message_id": message_id}
+    try:
+        sfn.send_task_failure(taskToken=task_token, error=error, cause=cause[:MAX_CAUSE_CHARS])
+    except ClientError as failed:
+        code = failed.response["Error"]["Code"]
+        if code in TOKEN_GONE_ERRORS:
+            return WorkOutcome("token_gone", error=code, **outcome)
+        raise CallbackNotDelivered(f"SendTaskFailure for {request_id}: {code}") from failed
+    return WorkOutcome("failed", error=error, cause=cause, **outcome)
+
+
+def _queue_name(record: dict[str, Any]) -> str:
+    return str(record.get("eventSourceARN", "")).rsplit(":", 1)[-1]
+
+
+def _attribute_ms(record: dict[str, Any], name: str) -> float | None:
+    value = (record.get("attributes") or {}).get(name)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,134 @@
+"""Start-and-wait (pipeline/execution.py) against Step Functions in moto, executing for real."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from serverless_testbed.pipeline.clock import SYSTEM_CLOCK
+from serverless_testbed.pipeline.execution import (
+    FIRST_POLL_S,
+    MAX_POLL_S,
+    ExecutionConflict,
+    execution_arn_of,
+    start_and_wait,
+)
+from serverless_testbed.pipeline.request import RunRequest
+from tests.unit.pipeline.conftest import Aws
+from tests.unit.pipeline.support import FakeClock
+
+
+def _machine(aws: Aws, name: str, state: dict[str, Any]) -> str:
+    definition = {"StartAt": "Only", "States": {"Only": {**state, "End": True}}}
+    if state["Type"] == "Fail":
+        definition["States"]["Only"].pop("End")
+    return aws.sfn.create_state_machine(
+        name=name, definition=json.dumps(definition), roleArn=aws.role_arn
+    )["stateMachineArn"]
+
+
+@pytest.fixture
+def succeeding_machine(aws: Aws) -> str:
+    return _machine(aws, "succeeds", {"Type": "Pass", "Result": {"answer": 42}})
+
+
+def test_a_succeeded_execution_returns_its_output(aws: Aws, succeeding_machine: str) -> None:
+    request = RunRequest("run-1", {"n": 1})
+
+    result = start_and_wait(aws.sfn, succeeding_machine, request, deadline_s=10, clock=SYSTEM_CLOCK)
+
+    assert result.succeeded
+    assert result.output == {"answer": 42}
+    assert result.execution_arn == execution_arn_of(succeeding_machine, "run-1")
+    assert result.started_ms <= result.done_ms
+    assert not result.deadline_passed
+
+
+def test_the_execution_is_named_after_the_request_and_gets_it_as_input(
+    aws: Aws, succeeding_machine: str
+) -> None:
+    request = RunRequest("named-run", {"k": "v"}, fail_at="worker")
+
+    result = start_and_wait(aws.sfn, succeeding_machine, request, deadline_s=10, clock=SYSTEM_CLOCK)
+
+    described = aws.sfn.describe_execution(executionArn=result.execution_arn)
+    assert described["name"] == "named-run"
+    assert json.loads(described["input"]) == {
+        "request_id": "named-run",
+        "payload": {"k": "v"},
+        "fail_at": "worker",
+    }
+
+
+def test_a_failed_execution_returns_its_error_and_cause(aws: Aws) -> None:
+    machine = _machine(aws, "fails", {"Type": "Fail", "Error": "Boom", "Cause": "it broke"})
+
+    result = start_and_wait(aws.sfn, machine, RunRequest("bad"), deadline_s=10, clock=SYSTEM_CLOCK)
+
+    assert result.status == "FAILED"
+    assert (result.error, result.cause) == ("Boom", "it broke")
+    assert result.output is None
+
+
+def test_the_deadline_gives_up_on_a_running_execution_after_polling_fast_then_slower(
+    aws: Aws, pipeline_machine: str, clock: FakeClock
+) -> None:
+    # The pipeline's Dispatch task waits for a task token that no worker sends here.
+    result = start_and_wait(
+        aws.sfn, pipeline_machine, RunRequest("slow"), deadline_s=2, clock=clock
+    )
+
+    assert result.deadline_passed
+    assert result.status == "RUNNING"
+    assert clock.sleeps[0] == FIRST_POLL_S
+    assert max(clock.sleeps) == MAX_POLL_S
+    assert clock.sleeps == sorted(clock.sleeps[:-1]) + clock.sleeps[-1:], "backs off, then caps"
+    assert sum(clock.sleeps) == pytest.approx(2)
+    aws.sfn.stop_execution(executionArn=result.execution_arn)
+
+
+def test_reusing_a_request_id_with_another_input_is_a_conflict(
+    aws: Aws, succeeding_machine: str
+) -> None:
+    start_and_wait(
+        aws.sfn, succeeding_machine, RunRequest("once", {"a": 1}), deadline_s=10, clock=SYSTEM_CLOCK
+    )
+
+    with pytest.raises(ExecutionConflict) as conflict:
+        start_and_wait(
+            aws.sfn,
+            succeeding_machine,
+            RunRequest("once", {"a": 2}),
+            deadline_s=10,
+            clock=SYSTEM_CLOCK,
+        )
+
+    assert "once" in str(conflict.value)
+    assert conflict.value.execution_arn == execution_arn_of(succeeding_machine, "once")
+
+
+def test_retrying_the_same_request_returns_the_first_execution_result(
+    aws: Aws, succeeding_machine: str
+) -> None:
+    request = RunRequest("retried", {"a": 1})
+    first = start_and_wait(aws.sfn, succeeding_machine, request, deadline_s=10, clock=SYSTEM_CLOCK)
+
+    again = start_and_wait(aws.sfn, succeeding_machine, request, deadline_s=10, clock=SYSTEM_CLOCK)
+
+    assert (again.execution_arn, again.status, again.output) == (
+        first.execution_arn,
+        "SUCCEEDED",
+        {"answer": 42},
+    )
+    listed = aws.sfn.list_executions(stateMachineArn=succeeding_machine)["executions"]
+    assert len(listed) == 1
+
+
+def test_the_execution_arn_is_derived_from_the_state_machine_arn() -> None:
+    machine = "arn:aws:states:eu-west-1:111122223333:stateMachine:Pipeline-AbC"
+
+    assert execution_arn_of(machine, "r1") == (
+        "arn:aws:states:eu-west-1:111122223333:execution:Pipeline-AbC:r1"
+    )
