@@ -185,7 +185,10 @@ def _inline_code_and_definitions(sam: dict[str, Any], base: Path) -> dict[str, s
                     raise UsageError(
                         f"state machine {logical_id}: DefinitionUri {uri} not found at {path}"
                     ) from None
-                properties["Definition"] = json.loads(definitions[logical_id])
+                # Substitutions may stand for numbers ("TimeoutSeconds": ${X}): parse a copy
+                # with placeholders; the real text is substituted in _substitute_definitions.
+                placeholders = re.sub(r"\$\{[A-Za-z0-9_]+\}", "0", definitions[logical_id])
+                properties["Definition"] = json.loads(placeholders)
     return definitions
 
 
