@@ -25,7 +25,7 @@ from serverless_testbed.stress.publish_report import (
     drain,
     render_summary,
 )
-from serverless_testbed.stress.publisher import SlotPublisher, sync_config
+from serverless_testbed.stress.publisher import ConfigSync, SlotPublisher, sync_config
 from serverless_testbed.stress.schedule import HOUR_S, build_schedule, exact
 from serverless_testbed.stress.traffic import load_files
 
@@ -52,6 +52,7 @@ def run_publish_command(args: argparse.Namespace) -> int:
     try:
         client.ping()
         sync = sync_config(client, args.prefix, config, args.control_secret, warn=_warn)
+        _warn(_describe(sync, args.prefix))
         publisher = SlotPublisher(
             client,
             args.prefix,
@@ -101,6 +102,14 @@ def start_second(start_hour: float | None) -> Fraction:
         return exact(start_hour) * HOUR_S
     now = dt.datetime.now()
     return Fraction(now.hour * HOUR_S + now.minute * 60 + now.second)
+
+
+def _describe(sync: ConfigSync, prefix: str) -> str:
+    if not sync.changed:
+        return f"{prefix}_cfg already matches the config file"
+    if sync.notified:
+        return f"{prefix}_cfg updated; update_config sent to {sync.receivers} subscriber(s)"
+    return f"{prefix}_cfg updated"
 
 
 def _check_writable(path: str) -> None:
