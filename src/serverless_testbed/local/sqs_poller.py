@@ -1,0 +1,409 @@
+"""Lambda's SQS event source mapping, emulated: poll the queue, invoke the function, delete.
+
+moto keeps event source mappings but runs a function inline, inside SendMessage (and not at
+all without Docker). This poller does what Lambda's pollers do, asynchronously:
+
+- it reads the mappings from the emulator (ListEventSourceMappings) and refreshes them, so a
+  mapping disabled or deleted there stops being polled;
+- for each enabled SQS mapping a few poller threads long-poll the queue (batch size, batching
+  window), build Lambda's SQS event and invoke the function;
+- a function error deletes nothing: the messages come back after the queue's visibility
+  timeout and SQS moves them to the dead-letter queue after maxReceiveCount;
+- with ReportBatchItemFailures only the messages not named in ``batchItemFailures`` are
+  deleted (an invalid response fails the whole batch, as in Lambda); without it, all are.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+logger = logging.getLogger(__name__)
+
+MAX_RECEIVE = 10  # SQS's own limit for one ReceiveMessage
+LONG_POLL_S = 1  # short enough for a prompt stop, and moto answers as soon as a message lands
+BACKOFF_FIRST_S = 0.1
+BACKOFF_MAX_S = 5.0
+STOP_TIMEOUT_S = 2.0
+RECORD_ATTRIBUTES = (  # the system attributes Lambda puts into a record
+    "ApproximateReceiveCount",
+    "SentTimestamp",
+    "SenderId",
+    "ApproximateFirstReceiveTimestamp",
+    "SequenceNumber",
+    "MessageGroupId",
+    "MessageDeduplicationId",
+    "AWSTraceHeader",
+    "DeadLetterQueueSourceArn",
+)
+
+
+class InvokeResultLike(Protocol):
+    payload: bytes
+    function_error: str | None
+
+
+Invoke = Callable[[str, bytes], InvokeResultLike]  # (function ARN, event) -> result
+
+
+@dataclass(frozen=True)
+class MappingSettings:
+    """What a poller needs from one event source mapping (one ListEventSourceMappings entry)."""
+
+    uuid: str
+    queue_arn: str
+    function_arn: str
+    batch_size: int
+    batching_window_s: float
+    report_batch_item_failures: bool
+    max_concurrency: int | None
+
+    @classmethod
+    def from_mapping(cls, mapping: dict[str, Any]) -> MappingSettings:
+        scaling = mapping.get("ScalingConfig") or {}
+        return cls(
+            uuid=mapping["UUID"],
+            queue_arn=mapping["EventSourceArn"],
+            function_arn=mapping["FunctionArn"],
+            batch_size=int(mapping.get("BatchSize") or MAX_RECEIVE),
+            batching_window_s=float(mapping.get("MaximumBatchingWindowInSeconds") or 0),
+            report_batch_item_failures="ReportBatchItemFailures"
+            in (mapping.get("FunctionResponseTypes") or []),
+            max_concurrency=scaling.get("MaximumConcurrency"),
+        )
+
+    @property
+    def queue_region(self) -> str:
+        return self.queue_arn.split(":")[3]
+
+
+@dataclass
+class MappingStats:
+    batches: int = 0
+    messages: int = 0
+    function_errors: int = 0
+    deleted: int = 0
+    returned: int = 0  # messages left for SQS to make visible again
+
+    def as_dict(self) -> dict[str, int]:
+        return dict(vars(self))
+
+
+@dataclass
+class _ActiveMapping:
+    settings: MappingSettings
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    stats: MappingStats = field(default_factory=MappingStats)
+    queue_url: str | None = None
+
+
+class EventSourcePoller:
+    def __init__(
+        self,
+        *,
+        lambda_client: Any,
+        sqs_client: Any,
+        invoke: Invoke,
+        region: str,
+        refresh_interval_s: float = 1.0,
+        pollers_per_mapping: int = 2,
+    ) -> None:
+        self._lambda = lambda_client
+        self._sqs = sqs_client
+        self._invoke = invoke
+        self._region = region
+        self._refresh_interval_s = refresh_interval_s
+        self._pollers_per_mapping = pollers_per_mapping
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._active: dict[str, _ActiveMapping] = {}
+        self._retired: list[_ActiveMapping] = []
+        self._refresher: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._refresher is not None:
+            return
+        self._refresher = threading.Thread(
+            target=self._refresh_forever, name="sqs-mappings", daemon=True
+        )
+        self._refresher.start()
+
+    def stop(self) -> None:
+        """Stop polling; returns within STOP_TIMEOUT_S (in-flight invokes finish on their own)."""
+        self._stopping.set()
+        with self._lock:
+            mappings = [*self._active.values(), *self._retired]
+        for mapping in mappings:
+            mapping.stop.set()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        threads = [t for m in mappings for t in m.threads]
+        if self._refresher is not None:
+            threads.append(self._refresher)
+        for thread in threads:
+            thread.join(timeout=max(deadline - time.monotonic(), 0))
+
+    def refresh(self) -> None:
+        """Read the mappings now and start or stop pollers to match (also done periodically)."""
+        wanted = {settings.uuid: settings for settings in self._list_sqs_mappings()}
+        with self._lock:
+            if self._stopping.is_set():
+                return
+            for uuid in list(self._active):
+                if uuid not in wanted:
+                    retired = self._active.pop(uuid)
+                    retired.stop.set()
+                    self._retired.append(retired)
+            for uuid, settings in wanted.items():
+                active = self._active.get(uuid)
+                if active is None:
+                    self._active[uuid] = self._start_mapping(settings)
+                elif active.settings != settings:
+                    active.settings = settings  # pollers read it before every batch
+            self._retired = [m for m in self._retired if any(t.is_alive() for t in m.threads)]
+
+    def active_mappings(self) -> dict[str, dict[str, int]]:
+        """Mappings being polled right now (UUID -> stats), for tests and status output."""
+        with self._lock:
+            return {uuid: m.stats.as_dict() for uuid, m in self._active.items()}
+
+    def polling_threads(self, uuid: str) -> int:
+        """Live poller threads of a mapping, including one that is winding down."""
+        with self._lock:
+            mappings = [*self._active.values(), *self._retired]
+        return sum(t.is_alive() for m in mappings if m.settings.uuid == uuid for t in m.threads)
+
+    # -- mappings --------------------------------------------------------------------------
+    def _refresh_forever(self) -> None:
+        backoff = _Backoff()
+        while not self._stopping.is_set():
+            try:
+                self.refresh()
+                backoff.reset()
+                wait_s = self._refresh_interval_s
+            except Exception:
+                logger.exception("listing event source mappings failed; retrying")
+                wait_s = backoff.next()
+            self._stopping.wait(wait_s)
+
+    def _list_sqs_mappings(self) -> Iterable[MappingSettings]:
+        for page in self._lambda.get_paginator("list_event_source_mappings").paginate():
+            for mapping in page["EventSourceMappings"]:
+                if mapping.get("State") != "Enabled":
+                    continue
+                if not mapping.get("EventSourceArn", "").startswith("arn:aws:sqs:"):
+                    continue
+                if mapping.get("FilterCriteria"):
+                    logger.warning(
+                        "mapping %s has FilterCriteria: not supported, every message is delivered",
+                        mapping["UUID"],
+                    )
+                yield MappingSettings.from_mapping(mapping)
+
+    def _start_mapping(self, settings: MappingSettings) -> _ActiveMapping:
+        mapping = _ActiveMapping(settings)
+        count = self._pollers_per_mapping
+        if settings.queue_arn.endswith(".fifo"):
+            count = 1  # one poller keeps each message group in order
+        if settings.max_concurrency:
+            count = min(count, settings.max_concurrency)
+        for index in range(max(count, 1)):
+            thread = threading.Thread(
+                target=self._poll_forever,
+                args=(mapping,),
+                name=f"sqs-poller-{settings.uuid[:8]}-{index}",
+                daemon=True,
+            )
+            mapping.threads.append(thread)
+            thread.start()
+        return mapping
+
+    # -- one poller ------------------------------------------------------------------------
+    def _poll_forever(self, mapping: _ActiveMapping) -> None:
+        backoff = _Backoff()
+        while not mapping.stop.is_set():
+            try:
+                self._poll_once(mapping)
+                backoff.reset()
+            except Exception:
+                if mapping.stop.is_set():
+                    return
+                logger.exception("polling %s failed; retrying", mapping.settings.queue_arn)
+                mapping.queue_url = None  # the queue may have been re-created
+                mapping.stop.wait(backoff.next())
+
+    def _poll_once(self, mapping: _ActiveMapping) -> None:
+        settings = mapping.settings
+        queue_url = mapping.queue_url or self._queue_url(settings.queue_arn)
+        mapping.queue_url = queue_url
+        messages = self._receive_batch(mapping.stop, queue_url, settings)
+        if not messages:
+            return
+        if mapping.stop.is_set():  # disabled while receiving: hand the messages straight back
+            self._return_messages(queue_url, messages)
+            mapping.stats.returned += len(messages)
+            return
+        event = {"Records": [self._record(message, settings) for message in messages]}
+        mapping.stats.batches += 1
+        mapping.stats.messages += len(messages)
+        try:
+            result = self._invoke(settings.function_arn, json.dumps(event).encode())
+        except Exception:  # the invoke itself failed (a Lambda service error): retry later
+            logger.exception("invoking %s failed", settings.function_arn)
+            mapping.stats.function_errors += 1
+            mapping.stats.returned += len(messages)
+            return
+        succeeded = self._succeeded(messages, result, settings)
+        if result.function_error is not None:
+            mapping.stats.function_errors += 1
+        self._delete(queue_url, succeeded)
+        mapping.stats.deleted += len(succeeded)
+        mapping.stats.returned += len(messages) - len(succeeded)
+
+    def _receive_batch(
+        self, stop: threading.Event, queue_url: str, settings: MappingSettings
+    ) -> list[dict[str, Any]]:
+        """Up to BatchSize messages: what one long poll returns, or more within the window."""
+        window_ends = time.monotonic() + settings.batching_window_s
+        messages: list[dict[str, Any]] = []
+        while len(messages) < settings.batch_size and not stop.is_set():
+            remaining_window = window_ends - time.monotonic()
+            if messages and remaining_window <= 0:
+                break
+            # Always a long poll (never a busy loop); in a window it may end up to 1 s late.
+            wait_s = LONG_POLL_S
+            response = self._sqs.receive_message(
+                QueueUrl=queue_url,
+                MaxNumberOfMessages=min(settings.batch_size - len(messages), MAX_RECEIVE),
+                WaitTimeSeconds=wait_s,
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            messages.extend(received)
+            if not messages or settings.batching_window_s <= 0:
+                break
+        return messages
+
+    def _queue_url(self, queue_arn: str) -> str:
+        *_, account, name = queue_arn.split(":")
+        response = self._sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)
+        return response["QueueUrl"]
+
+    def _record(self, message: dict[str, Any], settings: MappingSettings) -> dict[str, Any]:
+        attributes = message.get("Attributes", {})
+        record = {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": {k: attributes[k] for k in RECORD_ATTRIBUTES if k in attributes},
+            "messageAttributes": {
+                name: _lambda_message_attribute(value)
+                for name, value in message.get("MessageAttributes", {}).items()
+            },
+            "md5OfBody": message["MD5OfBody"],
+            "eventSource": "aws:sqs",
+            "eventSourceARN": settings.queue_arn,
+            "awsRegion": settings.queue_region or self._region,
+        }
+        if "MD5OfMessageAttributes" in message:
+            record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
+        return record
+
+    @staticmethod
+    def _succeeded(
+        messages: list[dict[str, Any]], result: InvokeResultLike, settings: MappingSettings
+    ) -> list[dict[str, Any]]:
+        """The messages to delete after an invoke, by Lambda's rules."""
+        if result.function_error is not None:
+            return []
+        if not settings.report_batch_item_failures:
+            return messages
+        failed = _batch_item_failures(result.payload, {m["MessageId"] for m in messages})
+        if failed is None:
+            logger.warning(
+                "%s returned an invalid batchItemFailures response: the whole batch failed",
+                settings.function_arn,
+            )
+            return []
+        return [m for m in messages if m["MessageId"] not in failed]
+
+    def _delete(self, queue_url: str, messages: list[dict[str, Any]]) -> None:
+        for start in range(0, len(messages), MAX_RECEIVE):
+            chunk = messages[start : start + MAX_RECEIVE]
+            entries = [
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)
+            ]
+            response = self._sqs.delete_message_batch(QueueUrl=queue_url, Entries=entries)
+            for failure in response.get("Failed", []):
+                logger.warning("deleting a message from %s failed: %s", queue_url, failure)
+
+    def _return_messages(self, queue_url: str, messages: list[dict[str, Any]]) -> None:
+        entries = [
+            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"], "VisibilityTimeout": 0}
+            for i, m in enumerate(messages[:MAX_RECEIVE])
+        ]
+        with contextlib.suppress(Exception):  # not returned: they come back after the timeout
+            self._sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
+
+
+def _batch_item_failures(payload: bytes, message_ids: set[str]) -> set[str] | None:
+    """Message ids the function reported as failed; None if the response is invalid."""
+    try:
+        response = json.loads(payload) if payload else None
+    except ValueError:
+        return None
+    if response is None:
+        return set()
+    if not isinstance(response, dict):
+        return None
+    failures = response.get("batchItemFailures")
+    if failures is None:
+        return set()
+    if not isinstance(failures, list):
+        return None
+    failed: set[str] = set()
+    for failure in failures:
+        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
+        if not isinstance(identifier, str) or identifier not in message_ids:
+            return None
+        failed.add(identifier)
+    return failed
+
+
+def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
+    """boto3's shape of a message attribute -> the shape in Lambda's SQS records."""
+    attribute: dict[str, Any] = {
+        "stringListValues": value.get("StringListValues", []),
+        "binaryListValues": [_base64(v) for v in value.get("BinaryListValues", [])],
+        "dataType": value["DataType"],
+    }
+    if "StringValue" in value:
+        attribute["stringValue"] = value["StringValue"]
+    if "BinaryValue" in value:
+        attribute["binaryValue"] = _base64(value["BinaryValue"])
+    return attribute
+
+
+def _base64(value: bytes | str) -> str:
+    return value if isinstance(value, str) else base64.b64encode(value).decode()
+
+
+class _Backoff:
+    def __init__(self) -> None:
+        self._next = BACKOFF_FIRST_S
+
+    def reset(self) -> None:
+        self._next = BACKOFF_FIRST_S
+
+    def next(self) -> float:
+        wait_s, self._next = self._next, min(self._next * 2, BACKOFF_MAX_S)
+        return wait_s

@@ -1,0 +1,361 @@
+"""The SQS event-source poller triggers functions the way Lambda's event source mapping does:
+asynchronously, in batches, deleting only what succeeded, leaving the rest to SQS's redrive.
+
+Everything is real: moto's server over HTTP (with its inline SQS -> Lambda mapping switched
+off by the stack's own patches), the local Lambda runtime running the handler in a container
+process, and the poller in between.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from serverless_testbed.local import moto_patches
+from serverless_testbed.local.lambda_runtime import FunctionConfig, LambdaRuntime
+from serverless_testbed.local.sqs_poller import EventSourcePoller
+from tests.integration.helpers import wait_until
+
+REGION = "us-east-1"
+HANDLER = "tests.integration.local.fixtures_handlers.sqs_batches.record_batch"
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="module")
+def inline_invokes() -> list[str]:
+    """Functions moto itself tried to run (it must never: the poller is the only trigger)."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def aws_url(inline_invokes: list[str]) -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    def refuse(function: Any, payload: bytes) -> tuple[bytes, str | None]:
+        inline_invokes.append(function.function_name)
+        return b'{"errorMessage": "not invoked through the poller"}', "Unhandled"
+
+    moto_patches.install(refuse)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+    moto_patches.uninstall_invoker()
+
+
+@pytest.fixture(scope="module")
+def clients(aws_url: str) -> dict[str, Any]:
+    session = boto3.Session(region_name=REGION, **CREDENTIALS)
+    return {s: session.client(s, endpoint_url=aws_url) for s in ("sqs", "lambda", "iam")}
+
+
+@pytest.fixture(scope="module")
+def role_arn(clients: dict[str, Any]) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "lambda.amazonaws.com"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = clients["iam"].create_role(
+        RoleName="poller-test", AssumeRolePolicyDocument=json.dumps(trust)
+    )
+    return role["Role"]["Arn"]
+
+
+@pytest.fixture(scope="module")
+def runtime(aws_url: str) -> Iterator[LambdaRuntime]:
+    environment = {"AWS_ENDPOINT_URL": aws_url, "AWS_REGION": REGION}
+    with LambdaRuntime(environment) as runtime:
+        yield runtime
+
+
+@dataclass
+class MappedQueue:
+    """A queue (with a DLQ) mapped to a recording function, and the poller serving it."""
+
+    sqs: Any
+    lambda_client: Any
+    queue_url: str
+    dlq_url: str
+    mapping_uuid: str
+    records_dir: Path
+    poller: EventSourcePoller
+
+    def send(self, outcome: str = "ok", **extra: Any) -> str:
+        body = json.dumps({"outcome": outcome, "id": uuid.uuid4().hex})
+        return self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=body, **extra)[
+            "MessageId"
+        ]
+
+    def events(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted(self.records_dir.glob("*.json"))]
+
+    def records(self) -> list[dict[str, Any]]:
+        return [record for event in self.events() for record in event["Records"]]
+
+    def counts(self, queue_url: str | None = None) -> tuple[int, int]:
+        """(visible, in flight) messages of the queue (or of the DLQ)."""
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=queue_url or self.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return (
+            int(attributes["ApproximateNumberOfMessages"]),
+            int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+        )
+
+    def stats(self) -> dict[str, int]:
+        return self.poller.active_mappings()[self.mapping_uuid]
+
+
+@pytest.fixture
+def mapped_queue(
+    clients: dict[str, Any], role_arn: str, runtime: LambdaRuntime, tmp_path: Path
+) -> Iterator[Callable[..., MappedQueue]]:
+    created: list[MappedQueue] = []
+
+    def create(
+        *,
+        visibility_timeout_s: int = 60,
+        max_receive_count: int = 2,
+        report_batch_item_failures: bool = False,
+        batching_window_s: int = 0,
+    ) -> MappedQueue:
+        sqs, lambda_client = clients["sqs"], clients["lambda"]
+        name = f"t{uuid.uuid4().hex[:12]}"
+        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = _queue_arn(sqs, dlq_url)
+        redrive = {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)}
+        queue_url = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": str(visibility_timeout_s),
+                "RedrivePolicy": json.dumps(redrive),
+            },
+        )["QueueUrl"]
+        records_dir = tmp_path / name
+        records_dir.mkdir()
+        function = lambda_client.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role_arn,
+            Handler=HANDLER,
+            Code={"ZipFile": _tiny_zip()},
+            Timeout=30,
+            Environment={"Variables": {"RECORD_DIR": str(records_dir)}},
+        )
+        runtime.register(
+            FunctionConfig(
+                name=function["FunctionName"],
+                arn=function["FunctionArn"],
+                handler=function["Handler"],
+                timeout_s=float(function["Timeout"]),
+                memory_mb=int(function["MemorySize"]),
+                environment=function["Environment"]["Variables"],
+            )
+        )
+        mapping = lambda_client.create_event_source_mapping(
+            EventSourceArn=_queue_arn(sqs, queue_url),
+            FunctionName=name,
+            BatchSize=10,
+            MaximumBatchingWindowInSeconds=batching_window_s,
+            FunctionResponseTypes=["ReportBatchItemFailures"] if report_batch_item_failures else [],
+        )
+        poller = EventSourcePoller(
+            lambda_client=lambda_client,
+            sqs_client=sqs,
+            invoke=runtime.invoke,
+            region=REGION,
+            refresh_interval_s=0.2,
+        )
+        queue = MappedQueue(
+            sqs, lambda_client, queue_url, dlq_url, mapping["UUID"], records_dir, poller
+        )
+        created.append(queue)
+        poller.start()
+        wait_until(
+            lambda: poller.polling_threads(mapping["UUID"]) > 0,
+            timeout_s=10,
+            what="the poller to pick up the mapping",
+        )
+        return queue
+
+    yield create
+    for queue in created:
+        queue.poller.stop()
+        queue.lambda_client.delete_event_source_mapping(UUID=queue.mapping_uuid)
+
+
+def _queue_arn(sqs: Any, queue_url: str) -> str:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    return attributes["Attributes"]["QueueArn"]
+
+
+def _tiny_zip() -> bytes:
+    # The runtime loads handlers by module path; moto only needs some code to store.
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("placeholder.py", "")
+    return buffer.getvalue()
+
+
+def test_message_is_delivered_as_a_lambda_sqs_event_then_deleted(
+    mapped_queue: Callable[..., MappedQueue], inline_invokes: list[str]
+):
+    queue = mapped_queue()
+
+    message_id = queue.send(
+        MessageAttributes={
+            "kind": {"DataType": "String", "StringValue": "order"},
+            "count": {"DataType": "Number", "StringValue": "3"},
+            "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01"},
+        }
+    )
+
+    (record,) = wait_until(queue.records, timeout_s=20, what="the function to get the message")
+    wait_until(lambda: queue.counts() == (0, 0), timeout_s=20, what="the message to be deleted")
+    assert record["messageId"] == message_id
+    assert record["eventSource"] == "aws:sqs"
+    assert record["eventSourceARN"] == _queue_arn(queue.sqs, queue.queue_url)
+    assert record["awsRegion"] == REGION
+    assert record["md5OfBody"] == hashlib.md5(record["body"].encode()).hexdigest()
+    assert record["receiptHandle"]
+    assert json.loads(record["body"])["outcome"] == "ok"
+    assert set(record["attributes"]) >= {
+        "ApproximateReceiveCount",
+        "SentTimestamp",
+        "SenderId",
+        "ApproximateFirstReceiveTimestamp",
+    }
+    assert record["attributes"]["ApproximateReceiveCount"] == "1"
+    assert record["messageAttributes"]["kind"] == {
+        "stringValue": "order",
+        "stringListValues": [],
+        "binaryListValues": [],
+        "dataType": "String",
+    }
+    assert record["messageAttributes"]["count"]["dataType"] == "Number"
+    assert record["messageAttributes"]["blob"]["binaryValue"] == "AAE="
+    assert queue.stats()["deleted"] == 1
+    assert inline_invokes == []
+
+
+def test_send_returns_before_the_function_runs(mapped_queue: Callable[..., MappedQueue]):
+    queue = mapped_queue()
+
+    message_id = queue.send("block")  # the handler blocks until the test releases it
+
+    wait_until(
+        lambda: (queue.records_dir / f"started-{message_id}").exists(),
+        timeout_s=20,
+        what="the function to start after SendMessage returned",
+    )
+    assert queue.counts() == (0, 1)  # received, in flight, not deleted while the function runs
+    (queue.records_dir / "release").touch()
+    wait_until(lambda: queue.counts() == (0, 0), timeout_s=20, what="the message to be deleted")
+
+
+def test_partial_batch_failure_deletes_only_the_successful_messages(
+    mapped_queue: Callable[..., MappedQueue],
+):
+    queue = mapped_queue(report_batch_item_failures=True, batching_window_s=1)
+
+    entries = [
+        {"Id": str(i), "MessageBody": json.dumps({"outcome": outcome})}
+        for i, outcome in enumerate(["ok", "fail-item", "ok"])
+    ]
+    queue.sqs.send_message_batch(QueueUrl=queue.queue_url, Entries=entries)
+
+    wait_until(
+        lambda: queue.stats()["deleted"] + queue.stats()["returned"] == 3,
+        timeout_s=20,
+        what="all three messages to be processed",
+    )
+    assert queue.stats()["deleted"] == 2
+    assert queue.stats()["returned"] == 1
+    assert queue.counts() == (0, 1)  # the failed one waits for its visibility timeout
+
+
+def test_invalid_batch_response_fails_the_whole_batch(mapped_queue: Callable[..., MappedQueue]):
+    queue = mapped_queue(report_batch_item_failures=True)
+
+    queue.send("bad-response")
+
+    wait_until(lambda: queue.stats()["returned"] == 1, timeout_s=20, what="the batch to fail")
+    assert queue.stats()["deleted"] == 0
+    assert queue.counts() == (0, 1)
+
+
+def test_function_error_keeps_the_messages(mapped_queue: Callable[..., MappedQueue]):
+    queue = mapped_queue()
+
+    queue.send("raise")
+
+    wait_until(lambda: queue.stats()["function_errors"] == 1, timeout_s=20, what="the error")
+    assert queue.stats()["deleted"] == 0
+    assert queue.counts() == (0, 1)
+
+
+def test_poison_message_ends_in_the_dead_letter_queue(mapped_queue: Callable[..., MappedQueue]):
+    queue = mapped_queue(visibility_timeout_s=1, max_receive_count=2)
+
+    queue.send("raise")
+
+    wait_until(
+        lambda: queue.counts(queue.dlq_url) == (1, 0),
+        timeout_s=30,
+        what="the poison message to reach the dead-letter queue",
+    )
+    assert queue.counts() == (0, 0)
+    receive_counts = sorted(r["attributes"]["ApproximateReceiveCount"] for r in queue.records())
+    assert receive_counts == ["1", "2"]
+
+
+def test_disabled_mapping_stops_deliveries_and_enabling_resumes_them(
+    mapped_queue: Callable[..., MappedQueue],
+):
+    queue = mapped_queue()
+    queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=False)
+    wait_until(
+        lambda: queue.poller.polling_threads(queue.mapping_uuid) == 0,
+        timeout_s=10,
+        what="the pollers of the disabled mapping to stop",
+    )
+
+    message_id = queue.send()
+
+    received = queue.sqs.receive_message(QueueUrl=queue.queue_url, WaitTimeSeconds=1)
+    assert [m["MessageId"] for m in received["Messages"]] == [message_id]
+    assert queue.records() == []
+    queue.sqs.change_message_visibility(
+        QueueUrl=queue.queue_url,
+        ReceiptHandle=received["Messages"][0]["ReceiptHandle"],
+        VisibilityTimeout=0,
+    )
+    queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=True)
+    (record,) = wait_until(queue.records, timeout_s=20, what="delivery after re-enabling")
+    assert record["messageId"] == message_id
+
+
+def test_stop_ends_every_poller_thread(mapped_queue: Callable[..., MappedQueue]):
+    queue = mapped_queue()
+
+    queue.poller.stop()
+
+    assert queue.poller.polling_threads(queue.mapping_uuid) == 0
