@@ -8,10 +8,16 @@ shared/docs/local-emulation-facts.md and the README's "Embedded stack" section):
 - moto's own SQS event-source mapping runs the function *inside* SendMessage; it is switched
   off, because the project's poller triggers functions asynchronously, as Lambda does.
 - SendTaskFailure keeps its ``cause`` (moto's HTTP layer drops it).
+- A task with HeartbeatSeconds no longer misses a callback that arrives before the
+  interpreter has set up its heartbeat wait (it then waited out the whole heartbeat and
+  failed with States.Timeout: seen as 25 s executions once the pipeline got fast).
 - The Step Functions interpreter reuses one boto3 client per (region, service) instead of
   building a new one for every task (about 20 ms each), which dominated warm latency.
 - A backend's list of regions comes from botocore's endpoint data instead of loading the
   service's whole API model (0.1-0.3 s for each service's first request).
+- The server's request routing remembers which backend serves a host: moto lists its own
+  package directory (about 200 stat calls) and tries hundreds of URL patterns on every
+  request, under one global lock.
 
 The patches are process-wide, as moto's backends are: one embedded stack per process.
 """
@@ -45,8 +51,11 @@ def install(invoker: LambdaInvoker) -> None:
         _route_lambda_invoke()
         _disable_inline_sqs_mappings()
         _keep_send_task_failure_cause()
+        _see_callbacks_that_beat_the_heartbeat_wait()
         _reuse_interpreter_clients()
         _list_regions_without_service_models()
+        _route_requests_from_memory()
+        _quiet_logs()
         _installed = True
 
 
@@ -99,6 +108,27 @@ def _keep_send_task_failure_cause() -> None:
     StepFunctionResponse.send_task_failure = send_task_failure
 
 
+def _see_callbacks_that_beat_the_heartbeat_wait() -> None:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_module,
+    )
+
+    task = callback_module.StateTaskServiceCallback
+    wait = task._wait_for_task_token_heartbeat
+
+    def wait_for_task_token_heartbeat(
+        self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any
+    ) -> Any:
+        # The heartbeat endpoint is created after the invoke returns; a callback notified
+        # before that set only the outcome, so look at it before waiting on heartbeats.
+        outcome = callback_endpoint.get_outcome()
+        if outcome is not None:
+            return outcome
+        return wait(self, env, callback_endpoint, heartbeat_endpoint)
+
+    task._wait_for_task_token_heartbeat = wait_for_task_token_heartbeat
+
+
 def _reuse_interpreter_clients() -> None:
     import importlib
 
@@ -140,3 +170,31 @@ def _list_regions_without_service_models() -> None:
 
     # A superset of each service's regions: moto only uses the list to accept region names.
     AccountSpecificBackend._generate_regions = lambda self, service_name: list(every_region())
+
+
+def _route_requests_from_memory() -> None:
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules  # the installed package does not change
+
+    find_backend = DomainDispatcherApplication.get_backend_for_host
+    known: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self: Any, host: str | None) -> Any:
+        # Called under the dispatcher's own lock, so the dict needs no lock of its own.
+        if host not in known:
+            known[host] = find_backend(self, host)
+        return known[host]
+
+    DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
+
+
+def _quiet_logs() -> None:
+    import logging
+
+    # One access-log line per AWS call, and a traceback for every execution that fails as
+    # designed, would drown what users want to see; execution history has the failures.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("moto.stepfunctions").setLevel(logging.CRITICAL)
