@@ -15,9 +15,12 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import urllib.request
 from collections import defaultdict, deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +118,7 @@ class EmbeddedStack:
         from serverless_testbed.local.lambda_runtime import LambdaRuntime
         from serverless_testbed.local.sqs_poller import EventSourcePoller
 
+        moto_patches.install(self._invoke_moto_function)
         with ThreadPoolExecutor(max_workers=1) as pool:
             redis_started: Future[Any] | None = (
                 pool.submit(self._start_redis) if self._with_redis else None
@@ -141,7 +145,6 @@ class EmbeddedStack:
                 idle_timeout_s=self._idle_timeout_s,
                 log_sink=self._keep_log_line,
             )
-            moto_patches.install(self._invoke_moto_function)
             self._gateway = LocalApiGateway(self._invoke_by_name, port=self._api_port)
             self._gateway.start()
             self.deploy(self.stack_name, self.parameters, direct=True)
@@ -175,9 +178,7 @@ class EmbeddedStack:
     def _start_redis(self) -> Any:
         from serverless_testbed.local.redis_server import RedisServer
 
-        server = RedisServer()
-        server.start()
-        return server
+        return RedisServer(port=self._redis_port).start()
 
     # -- what users and tests use --------------------------------------------------------
     @property
@@ -255,6 +256,34 @@ class EmbeddedStack:
         )
         self._deployments[stack_name] = deployment
         return deployment
+
+    @contextmanager
+    def event_source_paused(self, function_name: str, timeout_s: float = 10.0) -> Iterator[None]:
+        """Disable the function's event-source mappings (UpdateEventSourceMapping, as on AWS)
+        and return once no poller of theirs runs; enable them again on exit."""
+        lambda_client = self.client("lambda")
+        uuids = [
+            mapping["UUID"]
+            for mapping in lambda_client.list_event_source_mappings(FunctionName=function_name)[
+                "EventSourceMappings"
+            ]
+        ]
+        for uuid in uuids:
+            lambda_client.update_event_source_mapping(UUID=uuid, Enabled=False)
+        try:
+            self._poller.refresh()
+            deadline = time.monotonic() + timeout_s
+            while any(self._poller.polling_threads(uuid) for uuid in uuids):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"pollers of {function_name} still running after {timeout_s} s"
+                    )
+                time.sleep(0.01)  # waiting on a condition (thread exit), with a deadline
+            yield
+        finally:
+            for uuid in uuids:
+                lambda_client.update_event_source_mapping(UUID=uuid, Enabled=True)
+            self._poller.refresh()
 
     def logs(self, function_name: str) -> list[str]:
         """The last log lines of a function's containers (like CloudWatch Logs, in memory)."""
