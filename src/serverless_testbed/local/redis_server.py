@@ -7,6 +7,7 @@ directory that is removed on stop::
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
 
+With ``password`` the server requires AUTH; ``url`` never contains the password.
 ``stop()`` ends the process (SIGTERM, then SIGKILL after a grace period) and waits for it,
 so no server outlives its owner.
 """
@@ -50,8 +51,11 @@ def server_binary() -> Path:
 
 
 class RedisServer:
-    def __init__(self, port: int = 0, *, startup_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, port: int = 0, *, password: str | None = None, startup_timeout_s: float = 10.0
+    ) -> None:
         self._requested_port = port
+        self._password = password  # AUTH required when set (not part of ``url``)
         self._startup_timeout_s = startup_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
@@ -104,8 +108,13 @@ class RedisServer:
     def _launch(self, binary: Path, port: int) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="testbed-redis-"))
         log = self._dir / "server.log"
+        settings = self._dir / "server.conf"  # the password stays out of the process list
+        settings.touch(mode=0o600)
+        if self._password:
+            settings.write_text(f"requirepass {self._password}\n")
         command = [
             str(binary),
+            str(settings),
             *("--port", str(port), "--bind", HOST, "--dir", str(self._dir)),
             *("--save", "", "--appendonly", "no", "--protected-mode", "yes"),
             *("--logfile", str(log), "--daemonize", "no"),
@@ -133,7 +142,8 @@ def _answers_ping(port: int) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=0.5) as sock:
             sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
+            reply = sock.recv(64)
+            return reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")
     except OSError:
         return False
 

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import secrets
 import sys
+from contextlib import nullcontext
 from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
@@ -23,6 +24,7 @@ from serverless_testbed.stress.publish_report import (
     WorkerTotals,
     build_summary,
     drain,
+    progress_bar,
     render_summary,
 )
 from serverless_testbed.stress.publisher import ConfigSync, SlotPublisher, sync_config
@@ -71,8 +73,10 @@ def run_publish_command(args: argparse.Namespace) -> int:
         )
         if monitor:
             monitor.start()
+        show_progress = not monitor and sys.stderr.isatty()
         try:
-            publisher.run()
+            with progress_bar(publisher, "publishing") if show_progress else nullcontext():
+                publisher.run()
             waits = bool(args.summary_json or args.stats) and not publisher.stats.interrupted
             merged, complete = (
                 drain(publisher, totals, args.drain_timeout) if waits else (None, None)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -130,6 +131,32 @@ class Monitor:
             action = progress.schedule.entry.task.action
             label = action if actions.count(action) == 1 else f"{action}@{progress.schedule.key}"
             self.out(stats_line(progress, label, qps, backlog, estimated, elapsed))
+
+
+@contextmanager
+def progress_bar(publisher: SlotPublisher, label: str) -> Iterator[None]:
+    """A rich progress bar on stderr of the operations handled so far (transient)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    done = threading.Event()
+    total = publisher.schedule.total
+
+    def show() -> None:
+        columns = (TextColumn(label), BarColumn(), TextColumn("{task.completed:,.0f} ops"))
+        console = Console(stderr=True)
+        with Progress(*columns, TimeRemainingColumn(), console=console, transient=True) as bar:
+            task = bar.add_task("publish", total=total)
+            while not done.wait(0.5):
+                bar.update(task, completed=sum(p.handled for p in publisher.tasks))
+
+    thread = threading.Thread(target=show, name="publish-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
 
 
 def _done(progress: TaskProgress, merged: dict[str, dict[str, int]]) -> bool:

@@ -174,3 +174,22 @@ def account_for_queues(url: str, stop: threading.Event) -> None:
         connection.hincrby(key, f"{descriptor.task}:executed", descriptor.count - failed)
         connection.hincrby(key, f"{descriptor.task}:failed", failed)
     connection.close()
+
+
+def test_a_password_protected_server_is_reached_with_the_password_from_the_environment(
+    files: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = "integration-redis-password"
+    with RedisServer(password=password) as protected:
+        monkeypatch.setenv("STRESS_REDIS_PASSWORD", password)
+        result = publish(protected, files, "--redis-password-env", "STRESS_REDIS_PASSWORD")
+        assert result.returncode == 0, result.stderr
+        assert password not in result.stdout + result.stderr
+        authenticated = redis.Redis.from_url(protected.url, password=password)
+        assert authenticated.hlen("dst_tasks") == len(TOTALS)
+        authenticated.close()
+
+        monkeypatch.delenv("STRESS_REDIS_PASSWORD")
+        refused = publish(protected, files, "--redis-password-env", "STRESS_REDIS_PASSWORD")
+        assert refused.returncode == 1
+        assert "testbed publish: failed: Redis at redis://127.0.0.1:" in refused.stderr
