@@ -102,17 +102,21 @@ def test_a_dispatcher_error_fails_the_execution(pipeline_stack: Any) -> None:
     assert _visible_messages(deployment) == queue_before, "nothing was sent to the queue"
 
 
-def test_a_poison_message_lands_in_the_dead_letter_queue(pipeline_stack: Any) -> None:
-    deployment = pipeline_stack.deployment
+def test_a_poison_message_lands_in_the_dead_letter_queue(embedded_stack: Any) -> None:
+    deployment = embedded_stack.deployment
     sqs = deployment.client("sqs")
     marker = f"poison-{uuid.uuid4().hex}"
     original = sqs.get_queue_attributes(
         QueueUrl=deployment.queue_url, AttributeNames=["VisibilityTimeout"]
     )["Attributes"]["VisibilityTimeout"]
-    # A short visibility timeout so the three failed receives take seconds, not minutes.
-    sqs.set_queue_attributes(QueueUrl=deployment.queue_url, Attributes={"VisibilityTimeout": "1"})
-    try:
+    # A short visibility timeout so the three failed receives take seconds, not minutes. The
+    # pause makes every poller start a fresh receive, which reads the new timeout.
+    with embedded_stack.event_source_paused(deployment.worker_function):
+        sqs.set_queue_attributes(
+            QueueUrl=deployment.queue_url, Attributes={"VisibilityTimeout": "1"}
+        )
         sqs.send_message(QueueUrl=deployment.queue_url, MessageBody=marker)
+    try:
 
         def dead_lettered() -> bool:
             messages = sqs.receive_message(
@@ -127,6 +131,8 @@ def test_a_poison_message_lands_in_the_dead_letter_queue(pipeline_stack: Any) ->
         sqs.set_queue_attributes(
             QueueUrl=deployment.queue_url, Attributes={"VisibilityTimeout": original}
         )
+    worker_logs = "\n".join(embedded_stack.logs(deployment.worker_function))
+    assert "poison" in worker_logs
 
 
 def test_a_redelivered_message_changes_the_table_once_and_sends_one_callback(
