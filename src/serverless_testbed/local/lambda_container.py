@@ -51,16 +51,24 @@ class Identity:
 class LambdaContext:
     """The handler's ``context``: the attributes and methods of Lambda's Python runtime."""
 
-    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str) -> None:
+    # The container's constants, read from its environment once (see read_environment).
+    log_group_name: str | None = None
+    log_stream_name: str | None = None
+    function_name: str | None = None
+    memory_limit_in_mb: str | None = None  # a str, as in Lambda
+    function_version: str | None = None
+
+    @classmethod
+    def read_environment(cls) -> None:
         environ = os.environ
+        cls.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        cls.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+        cls.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        cls.memory_limit_in_mb = environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")
+        cls.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+
+    def __init__(self, request_id: str, deadline_ms: int, invoked_function_arn: str) -> None:
         self.aws_request_id = request_id
-        self.log_group_name = environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
-        self.log_stream_name = environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
-        self.function_name = environ.get("AWS_LAMBDA_FUNCTION_NAME")
-        self.memory_limit_in_mb = environ.get(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
-        )  # a str, as in Lambda
-        self.function_version = environ.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_function_arn
         self.client_context = None
         self.identity = Identity()
@@ -91,17 +99,17 @@ def serve(connection: Connection, init: dict[str, Any]) -> NoReturn:
         except Exception as error:
             fault = _error_object(error, "")
             _log_error(fault)
-            connection.send_bytes(pack({"ok": False}, _to_json(fault)))
+            connection.send_bytes(pack(["error"], _to_json(fault)))
             _exit(1)  # as Lambda's runtime does after an init error
         init_ms = (time.perf_counter() - started) * 1000
-        connection.send_bytes(pack({"ok": True, "init_ms": init_ms}))
+        connection.send_bytes(pack(["ok", repr(init_ms)]))
         while True:
             try:
                 message = connection.recv_bytes()
             except (EOFError, OSError):  # the runtime went away
                 _exit(0)
-            header, event = unpack(message)
-            connection.send_bytes(_invoke(handler, header, event))
+            fields, event = unpack(message)
+            connection.send_bytes(_invoke(handler, fields, event))
     except SystemExit as exit_request:  # sys.exit() in handler code ends the container
         _exit(_exit_code(exit_request))
 
@@ -143,6 +151,7 @@ def _enter_sandbox(init: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(init["env"])
     time.tzset()
+    LambdaContext.read_environment()
     sys.path[:] = init["sys_path"]
     os.chdir(init["cwd"])
     # Lambda's runtime flushes every write; line buffering keeps a log line in one pipe write.
@@ -178,10 +187,11 @@ def _set_up_logging() -> None:
         root.setLevel(level)
 
 
-def _invoke(handler: Handler, header: dict[str, Any], event_body: bytes) -> bytes:
+def _invoke(handler: Handler, fields: list[str], event_body: bytes) -> bytes:
     global _request_id
-    request_id = _request_id = header["request_id"]
-    os.environ["_X_AMZN_TRACE_ID"] = header["trace_id"]
+    request_id, trace_id, deadline_ms, invoked_function_arn = fields
+    _request_id = request_id
+    os.environ["_X_AMZN_TRACE_ID"] = trace_id
     started = time.perf_counter()
     ok = False
     try:
@@ -191,7 +201,7 @@ def _invoke(handler: Handler, header: dict[str, Any], event_body: bytes) -> byte
             raise FaultError(
                 "Runtime.UnmarshalError", f"Unable to unmarshal input: {error}"
             ) from None
-        context = LambdaContext(request_id, header["deadline_ms"], header["invoked_function_arn"])
+        context = LambdaContext(request_id, int(deadline_ms), invoked_function_arn)
         payload = _marshal(handler(event, context))
         ok = True
     except Exception as error:
@@ -202,7 +212,7 @@ def _invoke(handler: Handler, header: dict[str, Any], event_body: bytes) -> byte
     sys.stderr.flush()
     duration_ms = (time.perf_counter() - started) * 1000
     max_rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return pack({"ok": ok, "duration_ms": duration_ms, "max_rss_kb": max_rss_kb}, payload)
+    return pack(["ok" if ok else "error", repr(duration_ms), str(max_rss_kb)], payload)
 
 
 def _marshal(response: Any) -> bytes:

@@ -1,0 +1,7 @@
+"""Handlers for bench_lambda_runtime.py (imported by the runtime's containers by module path)."""
+
+from typing import Any
+
+
+def noop(event: Any, context: Any) -> dict[str, Any]:
+    return {}
