@@ -7,8 +7,17 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from serverless_testbed.stress.schedule import DAY_S, HOUR_S, SLOT_S, Schedule, TaskSchedule
+from serverless_testbed.stress.schedule import (
+    DAY_S,
+    HOUR_S,
+    SLOT_S,
+    Schedule,
+    TaskSchedule,
+    exact,
+)
 from serverless_testbed.stress.traffic import Config
+
+MAX_HOUR_ROWS = 7 * 24  # a longer profile task gets one "later" row for the rest
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +69,7 @@ def _wall_length(task: TaskSchedule) -> Fraction:
     length = task.slots * SLOT_S
     duration = task.entry.task.duration
     if duration is not None:
-        length = min(length, Fraction(repr(float(duration))) / task.time_scale)
+        length = min(length, exact(duration) / task.time_scale)
     return length
 
 
@@ -69,7 +78,7 @@ def _hour_rows(task: TaskSchedule, run_offset: Fraction) -> tuple[HourRow, ...]:
     length = _wall_length(task) * scale  # schedule seconds
     rows = []
     at = Fraction(0)
-    while at < length:
+    while at < length and len(rows) < MAX_HOUR_ROWS:
         clock_second = (task.start_second + at) % DAY_S
         hour = int(clock_second // HOUR_S)
         until = min(length, at + (hour + 1) * HOUR_S - clock_second)
@@ -83,6 +92,10 @@ def _hour_rows(task: TaskSchedule, run_offset: Fraction) -> tuple[HourRow, ...]:
             )
         )
         at = until
+    if at < length:
+        count = task.due_by(length) - task.due_by(at)
+        end = run_offset + length / scale
+        rows.append(HourRow(clock="later", start_s=run_offset + at / scale, end_s=end, count=count))
     return tuple(rows)
 
 

@@ -91,3 +91,14 @@ def test_a_run_without_redis_is_a_usage_error(capsys: pytest.CaptureFixture[str]
     args = ["--config", str(EXAMPLES / "config.json"), "--traffic", str(EXAMPLES / "traffic.json")]
     assert main(["publish", *args]) == 2
     assert "--redis is required" in capsys.readouterr().err
+
+
+def test_a_profile_longer_than_a_week_sums_the_rest_in_one_row(tmp_path: Path) -> None:
+    path = tmp_path / "traffic.json"
+    path.write_text(
+        json.dumps([{"action": "query", "qps": 10, "qpss": [1.0] * 24, "duration": 10 * 86400}])
+    )
+    (row,) = plan_rows(build_schedule(load_traffic(path)))
+    assert len(row.hours) == 7 * 24 + 1
+    assert row.hours[-1].clock == "later" and row.hours[-1].count == 3 * 86400 * 10
+    assert sum(h.count for h in row.hours) == row.total == 10 * 86400 * 10
