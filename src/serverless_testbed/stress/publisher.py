@@ -15,6 +15,7 @@ paused process), the catch-up policy decides:
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import threading
 import time
@@ -25,6 +26,7 @@ from typing import Any, Literal
 from hdrh.histogram import HdrHistogram
 
 from serverless_testbed.stress.protocol import (
+    CONTROL_SECRET_ENV,
     SLOT_MS,
     Descriptor,
     cfg_key,
@@ -63,7 +65,7 @@ def sync_config(
     if not secret:
         warn(
             f"{cfg_key(prefix)} updated, but no control secret (--control-secret or "
-            "TESTBED_CONTROL_SECRET): update_config not sent; running workers keep their old "
+            f"{CONTROL_SECRET_ENV}): update_config not sent; running workers keep their old "
             "config until restarted"
         )
         return ConfigSync(changed=True, notified=False)
@@ -74,8 +76,6 @@ def sync_config(
 
 
 def _same_json(stored: bytes | str, wanted: str) -> bool:
-    import json
-
     try:
         return json.loads(stored) == json.loads(wanted)
     except ValueError:
