@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,19 +47,10 @@ def write(tmp_path: Path, name: str, content: Any) -> Path:
     return path
 
 
-def traffic_error(tmp_path: Path, content: Any) -> str:
-    path = write(tmp_path, "traffic.json", content)
+def load_error(loader: Callable[[Path], Any], tmp_path: Path, name: str, content: Any) -> str:
+    """The UsageError message of loading ``content``, relative to the test's directory."""
     with pytest.raises(UsageError) as caught:
-        load_traffic(path)
-    message = str(caught.value)
-    assert "\n" not in message
-    return message.removeprefix(str(tmp_path) + "/")
-
-
-def config_error(tmp_path: Path, content: Any) -> str:
-    path = write(tmp_path, "config.json", content)
-    with pytest.raises(UsageError) as caught:
-        load_config(path)
+        loader(write(tmp_path, name, content))
     message = str(caught.value)
     assert "\n" not in message
     return message.removeprefix(str(tmp_path) + "/")
@@ -179,7 +171,7 @@ def test_a_nested_list_is_one_concurrent_step_with_positional_keys(tmp_path: Pat
 def test_a_bad_traffic_file_is_one_line_naming_file_path_and_problem(
     tmp_path: Path, content: Any, expected: str
 ) -> None:
-    assert traffic_error(tmp_path, content).startswith(expected)
+    assert load_error(load_traffic, tmp_path, "traffic.json", content).startswith(expected)
 
 
 def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
@@ -203,7 +195,7 @@ def test_an_unreadable_file_is_named(tmp_path: Path) -> None:
 def test_a_bad_config_file_is_one_line_naming_file_path_and_problem(
     tmp_path: Path, content: Any, expected: str
 ) -> None:
-    assert config_error(tmp_path, content).startswith(expected)
+    assert load_error(load_config, tmp_path, "config.json", content).startswith(expected)
 
 
 def test_the_canonical_config_is_sorted_compact_json_with_defaults() -> None:
