@@ -57,6 +57,11 @@ def _register_publish(subparsers: argparse._SubParsersAction) -> None:
         "counts of profiles) and exit without connecting to Redis (--redis not needed)",
     )
     parser.add_argument(
+        "--plan-json",
+        metavar="FILE",
+        help="with --plan (implied), also write the plan as JSON to FILE",
+    )
+    parser.add_argument(
         "--stats", action="store_true", help="print a [STATS] line per running task every second"
     )
     parser.add_argument(

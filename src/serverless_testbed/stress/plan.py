@@ -99,6 +99,40 @@ def _hour_rows(task: TaskSchedule, run_offset: Fraction) -> tuple[HourRow, ...]:
     return tuple(rows)
 
 
+def plan_json(schedule: Schedule, config: Config, *, traffic_name: str) -> dict[str, object]:
+    """The plan as JSON-ready data (seconds as floats, counts exact)."""
+    return {
+        "traffic": traffic_name,
+        "start_second_of_day": float(schedule.start_second),
+        "time_scale": float(schedule.time_scale),
+        "slot_ms": int(SLOT_S * 1000),
+        "slots": schedule.total_slots,
+        "total": schedule.total,
+        "queues": config.threads,
+        "tasks": [
+            {
+                "key": row.key,
+                "path": row.path,
+                "action": row.action,
+                "seed": row.seed,
+                "start_s": float(row.start_s),
+                "end_s": float(row.end_s),
+                "total": row.total,
+                "hours": [
+                    {
+                        "hour": hour.clock,
+                        "start_s": float(hour.start_s),
+                        "end_s": float(hour.end_s),
+                        "count": hour.count,
+                    }
+                    for hour in row.hours
+                ],
+            }
+            for row in plan_rows(schedule)
+        ],
+    }
+
+
 def render_plan(schedule: Schedule, config: Config, *, traffic_name: str, prefix: str) -> str:
     """The plan as Markdown."""
     rows = plan_rows(schedule)

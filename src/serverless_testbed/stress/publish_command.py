@@ -18,7 +18,7 @@ from pathlib import Path
 
 from serverless_testbed.errors import RunFailed, UsageError
 from serverless_testbed.stress.connection import target_from_args
-from serverless_testbed.stress.plan import render_plan
+from serverless_testbed.stress.plan import plan_json, render_plan
 from serverless_testbed.stress.publish_report import (
     Monitor,
     WorkerTotals,
@@ -37,10 +37,12 @@ def run_publish_command(args: argparse.Namespace) -> int:
     schedule = build_schedule(
         traffic, start_second=start_second(args.start_hour), time_scale=args.time_scale
     )
-    if args.plan:
-        sys.stdout.write(
-            render_plan(schedule, config, traffic_name=str(args.traffic), prefix=args.prefix)
-        )
+    if args.plan or args.plan_json:
+        name = str(args.traffic)
+        sys.stdout.write(render_plan(schedule, config, traffic_name=name, prefix=args.prefix))
+        if args.plan_json:
+            plan = plan_json(schedule, config, traffic_name=name)
+            Path(args.plan_json).write_text(json.dumps(plan, indent=2) + "\n")
         return 0
     if not args.redis:
         raise UsageError("--redis is required to publish (only --plan runs without Redis)")

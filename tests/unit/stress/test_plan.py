@@ -53,7 +53,10 @@ def test_the_markdown_plan_shows_the_tables(tmp_path: Path) -> None:
     assert "| 10:00 | +10:00:00.00 | +11:00:00.00 | 3,600,000 | 1,000.0 |" in text
 
 
-def test_plan_runs_without_redis(capsys: pytest.CaptureFixture[str]) -> None:
+def test_plan_runs_without_redis_and_can_write_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan_file = tmp_path / "plan.json"
     code = main(
         [
             "publish",
@@ -63,13 +66,17 @@ def test_plan_runs_without_redis(capsys: pytest.CaptureFixture[str]) -> None:
             str(EXAMPLES / "config.json"),
             "--traffic",
             str(EXAMPLES / "traffic.json"),
-            "--plan",
+            "--plan-json",
+            str(plan_file),
             "--start-hour",
             "6",
         ]
     )
     assert code == 0
     assert "30,000 operations in all" in capsys.readouterr().out
+    plan = json.loads(plan_file.read_text())
+    assert (plan["total"], plan["start_second_of_day"], plan["queues"]) == (30_000, 21600.0, 4)
+    assert [(t["key"], t["start_s"], t["end_s"]) for t in plan["tasks"]][1] == ("1.0", 5.0, 15.0)
 
 
 def test_plan_rejects_a_bad_file_exactly_like_a_run(
