@@ -19,7 +19,7 @@ import resource
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, NoReturn
 
@@ -147,9 +147,36 @@ def load_handler(handler: str) -> Handler:
         ) from None
 
 
+def prepare_boto3(services: Sequence[str]) -> None:
+    """In the zygote: load botocore's data files once and build boto3's default session on
+    them, so a container's first client costs ~20 ms instead of ~200 ms (JSON parsing and
+    hundreds of stat calls). Nothing here reads the environment or AWS config files: region,
+    credentials and endpoints are resolved when a client is made, inside the container."""
+    import boto3
+    import botocore.loaders
+    import botocore.session
+    from botocore.exceptions import DataNotFoundError
+
+    loader = botocore.loaders.create_loader()
+    for name in ("endpoints", "partitions", "sdk-default-configuration", "_retry"):
+        with contextlib.suppress(DataNotFoundError):
+            loader.load_data(name)
+    loader.list_available_services("service-2")
+    for service in services:
+        for kind in ("service-2", "endpoint-rule-set-1", "paginators-1", "waiters-2"):
+            with contextlib.suppress(DataNotFoundError):
+                loader.load_service_model(service, kind)
+    session = botocore.session.get_session()
+    session.register_component("data_loader", loader)
+    boto3.setup_default_session(botocore_session=session)
+
+
 def _enter_sandbox(init: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(init["env"])
+    boto3 = sys.modules.get("boto3")
+    if boto3 is not None and "AWS_DATA_PATH" in os.environ:
+        boto3.DEFAULT_SESSION = None  # the function has its own models: boto3's usual default
     time.tzset()
     LambdaContext.read_environment()
     sys.path[:] = init["sys_path"]

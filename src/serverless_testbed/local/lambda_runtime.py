@@ -44,6 +44,8 @@ DEFAULT_PRELOAD = (
     "aws_lambda_powertools",
     "aws_lambda_powertools.logging",
 )
+# botocore data loaded once by the zygote, so a handler's first client of these is cheap.
+DEFAULT_BOTO3_SERVICES = ("sqs", "dynamodb", "stepfunctions", "lambda", "sts")
 INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 EXIT_REPORT_TIMEOUT_S = 2.0  # how long a dead container's exit status may take to arrive
 HOST_VARIABLES = ("PATH", "LANG", "LC_ALL", "TMPDIR")  # the rest of this process's env stays out
@@ -94,14 +96,16 @@ class _ContainerDied(Exception):
 class _Container:
     """The runtime's side of one container process."""
 
-    def __init__(self, spawned: Spawned, config: FunctionConfig, container_id: str) -> None:
+    def __init__(
+        self, spawned: Spawned, config: FunctionConfig, container_id: str, started: float
+    ) -> None:
         self.pid = spawned.pid
         self.connection = spawned.connection
         self.log_fd = spawned.log_fd
         self.config = config
         self.id = container_id
-        self.started = time.monotonic()
-        self.last_used = self.started
+        self.started = started  # when its process was asked for (Init Duration counts from here)
+        self.last_used = started
         self.exited = threading.Event()
         self.exit_status: int | None = None
         self._partial_line = b""
@@ -213,18 +217,20 @@ class LambdaRuntime:
         idle_timeout_s: float = 300.0,
         log_sink: LogSink | None = None,
         preload: Sequence[str] = DEFAULT_PRELOAD,
+        boto3_services: Sequence[str] = DEFAULT_BOTO3_SERVICES,
     ) -> None:
         self._base_environment = dict(base_environment)
         self._idle_timeout_s = idle_timeout_s
         self._log_sink = log_sink
         self._preload = tuple(preload)
+        self._boto3_services = tuple(boto3_services)
         self._lock = threading.Lock()
         self._reaper_wakeup = threading.Condition(self._lock)
         self._reaper_sleeps_forever = False
         self._functions: dict[str, _Function] = {}
         self._closed = False
         # Started now so its imports overlap with whatever the caller does next.
-        self._zygote = Zygote(self._preload)
+        self._zygote = Zygote(self._preload, self._boto3_services)
         self._reaper = threading.Thread(target=self._reap_idle, name="lambda-reaper", daemon=True)
         self._reaper.start()
 
@@ -352,7 +358,8 @@ class LambdaRuntime:
                 exit_before_ready.append(status)
 
         zygote = self._live_zygote()
-        container = _Container(zygote.spawn(init, on_exit), config, container_id)
+        started = time.monotonic()
+        container = _Container(zygote.spawn(init, on_exit), config, container_id, started)
         holder.append(container)
         if exit_before_ready:
             container.on_exit(exit_before_ready[0])
@@ -361,7 +368,9 @@ class LambdaRuntime:
     def _live_zygote(self) -> Zygote:
         with self._lock:
             if not self._zygote.alive and not self._closed:
-                self._zygote = Zygote(self._preload)  # it crashed: start another
+                self._zygote = Zygote(
+                    self._preload, self._boto3_services
+                )  # it crashed: start another
             return self._zygote
 
     def _container_environment(self, config: FunctionConfig, container_id: str) -> dict[str, str]:
@@ -476,7 +485,7 @@ class LambdaRuntime:
         if cold:
             log.emit(f"INIT_START Runtime Version: python:{PYTHON_VERSION}")
             try:
-                ready = container.receive(container.started + INIT_TIMEOUT_S, log.emit)
+                ready = container.receive(time.monotonic() + INIT_TIMEOUT_S, log.emit)
             except _ContainerDied:
                 body = self._exit_error(container, request_id, log)
                 return finish(body, False, (time.monotonic() - container.started) * 1000, "exit")

@@ -55,13 +55,19 @@ class ZygoteGone(RuntimeError):
 class Zygote:
     """The runtime's handle on a zygote process (thread-safe)."""
 
-    def __init__(self, preload: Sequence[str]) -> None:
+    def __init__(self, preload: Sequence[str], boto3_services: Sequence[str] = ()) -> None:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         env = dict(os.environ)
         # The zygote and its containers must import what this process imports.
         env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
         self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(theirs.fileno()), *preload],
+            [
+                sys.executable,
+                "-m",
+                __name__,
+                str(theirs.fileno()),
+                json.dumps({"preload": list(preload), "boto3_services": list(boto3_services)}),
+            ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -165,14 +171,20 @@ class Zygote:
 
 def main(argv: Sequence[str]) -> NoReturn:
     control = socket.socket(fileno=int(argv[0]))
+    settings = json.loads(argv[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    for module in argv[1:]:
+    for module in settings["preload"]:
         try:
             importlib.import_module(module)
         except Exception as error:  # a missing optional preload only costs speed
             print(f"lambda zygote: cannot preload {module}: {error}", file=sys.stderr)
-    from serverless_testbed.local import lambda_container  # noqa: F401  (preload it too)
+    from serverless_testbed.local import lambda_container
 
+    if settings["boto3_services"] and "boto3" in sys.modules:
+        try:
+            lambda_container.prepare_boto3(settings["boto3_services"])
+        except Exception as error:
+            print(f"lambda zygote: cannot prepare boto3: {error}", file=sys.stderr)
     ZygoteProcess(control).run()
 
 

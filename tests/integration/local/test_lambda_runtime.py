@@ -136,6 +136,30 @@ def test_handler_gets_a_lambda_context(runtime: LambdaRuntime):
     assert described["trace_id"].startswith("Root=1-")
 
 
+def test_boto3_in_the_handler_uses_the_container_environment_and_config(
+    runtime: LambdaRuntime, tmp_path: Path
+):
+    config_file = tmp_path / "aws-config"
+    config_file.write_text("[default]\nmax_attempts = 7\n")
+    runtime.register(
+        function(
+            "boto3",
+            "boto3_settings.handler",
+            AWS_ENDPOINT_URL_SQS="http://127.0.0.1:2",
+            AWS_CONFIG_FILE=str(config_file),
+        )
+    )
+
+    settings = body(runtime.invoke("boto3", b"{}"))
+
+    assert settings == {
+        "endpoint_url": "http://127.0.0.1:2",
+        "region": "us-east-1",
+        "max_attempts": 7,
+        "access_key": "testing",
+    }
+
+
 def test_powertools_logger_works_with_the_context(runtime: LambdaRuntime):
     runtime.register(function("powertools", "powertools_logging.handler"))
 
