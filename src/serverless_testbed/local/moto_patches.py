@@ -8,6 +8,8 @@ shared/docs/local-emulation-facts.md and the README's "Embedded stack" section):
 - moto's own SQS event-source mapping runs the function *inside* SendMessage; it is switched
   off, because the project's poller triggers functions asynchronously, as Lambda does.
 - SendTaskFailure keeps its ``cause`` (moto's HTTP layer drops it).
+- State machines created by CloudFormation land in the backend that executes them (moto put
+  them in the non-executing one, so StartExecution answered StateMachineDoesNotExist).
 - A task with HeartbeatSeconds no longer misses a callback that arrives before the
   interpreter has set up its heartbeat wait (it then waited out the whole heartbeat and
   failed with States.Timeout: seen as 25 s executions once the pipeline got fast).
@@ -51,6 +53,7 @@ def install(invoker: LambdaInvoker) -> None:
         _route_lambda_invoke()
         _disable_inline_sqs_mappings()
         _keep_send_task_failure_cause()
+        _create_cloudformation_state_machines_where_they_execute()
         _see_callbacks_that_beat_the_heartbeat_wait()
         _reuse_interpreter_clients()
         _list_regions_without_service_models()
@@ -106,6 +109,15 @@ def _keep_send_task_failure_cause() -> None:
         return EmptyResult()
 
     StepFunctionResponse.send_task_failure = send_task_failure
+
+
+def _create_cloudformation_state_machines_where_they_execute() -> None:
+    from moto.stepfunctions import models
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    # Only StateMachine's CloudFormation methods read this module-level name; the API goes
+    # through responses.get_backend, which picks the executing backend by itself.
+    models.stepfunctions_backends = stepfunctions_parser_backends
 
 
 def _see_callbacks_that_beat_the_heartbeat_wait() -> None:

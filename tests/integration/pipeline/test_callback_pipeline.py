@@ -208,3 +208,17 @@ def _visible_messages(deployment: Any) -> int:
 def _execution_count(sfn: Any, state_machine_arn: str) -> int:
     pages = sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn)
     return sum(len(page["executions"]) for page in pages)
+
+
+def test_the_template_deploys_through_the_cloudformation_api_and_runs(embedded_stack: Any) -> None:
+    stack_name = f"cfn-{uuid.uuid4().hex[:8]}"
+
+    deployment = embedded_stack.deploy(stack_name)
+
+    cloudformation = deployment.client("cloudformation")
+    described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    assert described["StackStatus"] == "CREATE_COMPLETE"
+    assert deployment.state_machine_arn != embedded_stack.deployment.state_machine_arn
+    status, body = http_post(f"{deployment.api_url}/run", {"payload": {"via": "cloudformation"}})
+    assert status == 200, body
+    assert body["output"]["queue"] == deployment.queue_name
