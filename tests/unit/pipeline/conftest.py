@@ -152,8 +152,16 @@ def start_waiting_execution(
         stateMachineArn=machine_arn, name=request["request_id"], input=json.dumps(request)
     )["executionArn"]
 
+    return WaitingExecution(arn, dispatcher_event_once_waiting(aws, arn))
+
+
+def dispatcher_event_once_waiting(aws: Aws, execution_arn: str) -> dict[str, Any]:
+    """The payload the Dispatch task invoked the dispatcher with, once the task waits for its
+    token. (Calling back before TaskSubmitted can be lost in moto without the embedded
+    stack's patches: a race in moto's heartbeat wait, not in the pipeline.)"""
+
     def scheduled_parameters() -> dict[str, Any] | None:
-        events = aws.sfn.get_execution_history(executionArn=arn)["events"]
+        events = aws.sfn.get_execution_history(executionArn=execution_arn)["events"]
         types = {event["type"] for event in events}
         for event in events:
             if event["type"] == "TaskScheduled" and "TaskSubmitted" in types:
@@ -161,4 +169,10 @@ def start_waiting_execution(
         return None
 
     parameters = wait_for(scheduled_parameters, what="the Dispatch task to wait for its token")
-    return WaitingExecution(arn, parameters["Payload"])
+    return parameters["Payload"]
+
+
+def stop_once_waiting(aws: Aws, execution_arn: str) -> None:
+    """Stop an execution left waiting for its token (stopping one still starting breaks moto)."""
+    dispatcher_event_once_waiting(aws, execution_arn)
+    aws.sfn.stop_execution(executionArn=execution_arn)

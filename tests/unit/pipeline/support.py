@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -86,3 +87,21 @@ def receive_records(sqs: Any, queue_url: str, queue_arn: str) -> list[dict[str, 
         QueueUrl=queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
     ).get("Messages", [])
     return [lambda_sqs_record(message, queue_arn) for message in messages]
+
+
+class StartSignallingSfn:
+    """A Step Functions client that says when StartExecution has returned: moto in-process is
+    not safe to read from another thread while an execution is still being created."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self.started = threading.Event()
+
+    def start_execution(self, **kwargs: Any) -> Any:
+        try:
+            return self._client.start_execution(**kwargs)
+        finally:
+            self.started.set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)

@@ -16,7 +16,7 @@ from serverless_testbed.pipeline.execution import (
     start_and_wait,
 )
 from serverless_testbed.pipeline.request import RunRequest
-from tests.unit.pipeline.conftest import Aws
+from tests.unit.pipeline.conftest import Aws, stop_once_waiting
 from tests.unit.pipeline.support import FakeClock
 
 
@@ -86,7 +86,7 @@ def test_the_deadline_gives_up_on_a_running_execution_after_polling_fast_then_sl
     assert max(clock.sleeps) == MAX_POLL_S
     assert clock.sleeps == sorted(clock.sleeps[:-1]) + clock.sleeps[-1:], "backs off, then caps"
     assert sum(clock.sleeps) == pytest.approx(2)
-    aws.sfn.stop_execution(executionArn=result.execution_arn)
+    stop_once_waiting(aws, result.execution_arn)
 
 
 def test_reusing_a_request_id_with_another_input_is_a_conflict(
