@@ -32,7 +32,7 @@ from typing import Any
 
 from serverless_testbed.local import lambda_container
 from serverless_testbed.local.lambda_protocol import pack, unpack
-from serverless_testbed.local.lambda_zygote import Spawned, Zygote
+from serverless_testbed.local.lambda_zygote import Spawned, Zygote, ZygoteGone
 
 LogSink = Callable[[str, str], None]  # (function name, log line)
 
@@ -97,9 +97,15 @@ class _Container:
     """The runtime's side of one container process."""
 
     def __init__(
-        self, spawned: Spawned, config: FunctionConfig, container_id: str, started: float
+        self,
+        spawned: Spawned,
+        zygote: Zygote,
+        config: FunctionConfig,
+        container_id: str,
+        started: float,
     ) -> None:
         self.pid = spawned.pid
+        self.zygote = zygote  # its parent: the only one to signal it
         self.connection = spawned.connection
         self.log_fd = spawned.log_fd
         self.config = config
@@ -359,7 +365,12 @@ class LambdaRuntime:
 
         zygote = self._live_zygote()
         started = time.monotonic()
-        container = _Container(zygote.spawn(init, on_exit), config, container_id, started)
+        try:
+            spawned = zygote.spawn(init, on_exit)
+        except ZygoteGone as error:
+            self._check_open()
+            raise RuntimeError(f"could not start a container for {config.name}") from error
+        container = _Container(spawned, zygote, config, container_id, started)
         holder.append(container)
         if exit_before_ready:
             container.on_exit(exit_before_ready[0])
@@ -422,7 +433,7 @@ class LambdaRuntime:
             self._destroy(container)
 
     def _destroy(self, container: _Container) -> None:
-        self._zygote.kill(container.pid)
+        container.zygote.kill(container.pid)
         container.close()
 
     def _reap_idle(self) -> None:
@@ -545,7 +556,7 @@ class LambdaRuntime:
     def _timeout(
         self, container: _Container, request_id: str, message: str, log: _InvokeLog
     ) -> bytes:
-        self._zygote.kill(container.pid)
+        container.zygote.kill(container.pid)
         container.exited.wait(EXIT_REPORT_TIMEOUT_S)
         container.read_logs(log.emit)
         timestamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -554,7 +565,7 @@ class LambdaRuntime:
 
     def _exit_error(self, container: _Container, request_id: str, log: _InvokeLog) -> bytes:
         if not container.exited.wait(EXIT_REPORT_TIMEOUT_S):
-            self._zygote.kill(container.pid)  # it closed its socket but lives on
+            container.zygote.kill(container.pid)  # it closed its socket but lives on
             container.exited.wait(EXIT_REPORT_TIMEOUT_S)
         message = f"RequestId: {request_id} Error: {_describe_exit(container.exit_status)}"
         log.emit(message)

@@ -327,7 +327,7 @@ class EventSourcePoller:
             return []
         if not settings.report_batch_item_failures:
             return messages
-        failed = _batch_item_failures(result.payload, {m["MessageId"] for m in messages})
+        failed = batch_item_failures(result.payload, {m["MessageId"] for m in messages})
         if failed is None:
             logger.warning(
                 "%s returned an invalid batchItemFailures response: the whole batch failed",
@@ -355,7 +355,7 @@ class EventSourcePoller:
             self._sqs.change_message_visibility_batch(QueueUrl=queue_url, Entries=entries)
 
 
-def _batch_item_failures(payload: bytes, message_ids: set[str]) -> set[str] | None:
+def batch_item_failures(payload: bytes, message_ids: set[str]) -> set[str] | None:
     """Message ids the function reported as failed; None if the response is invalid."""
     try:
         response = json.loads(payload) if payload else None
