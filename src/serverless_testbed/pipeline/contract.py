@@ -47,9 +47,25 @@ REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # also the execution name
 #     {"task_token": str, "execution": execution ARN, "request": <state machine input>}
 #   SQS message body (JSON):
 #     {"task_token", "execution", "request", "timestamps": {DISPATCHER_START, MESSAGE_SENT}}
-#   Worker output (SendTaskSuccess output, JSON):
-#     {"request_id", "execution", "queue": <queue name>, "timestamps": {every STAGE_TIMESTAMPS}}
+#   Worker output (SendTaskSuccess output, JSON) = the execution output (the ASL passes it on):
+#     {"request_id", "execution", "queue": <queue name>, "message_id": <SQS message id>,
+#      "timestamps": {every STAGE_TIMESTAMPS}}
+#   SendTaskFailure: error INJECTED_FAULT_ERROR (fail_at == "worker"), "DynamoDB.<error code>"
+#     (the conditional update failed otherwise) or "InvalidMessage" (no request_id); cause is
+#     a readable sentence. A dispatcher fault is a Lambda function error: error
+#     INJECTED_FAULT_ERROR, cause Lambda's error JSON (errorMessage, errorType, stackTrace).
+#   DynamoDB item (one per request, written once: ConditionExpression attribute_not_exists(pk)):
+#     {"pk": request_id, "status": "DONE", "execution_arn", "payload": <JSON text>,
+#      "message_id", "worker_start": N}
 #   api response 200 body:
 #     {"request_id", "execution_arn", "status", "output": <worker output>,
 #      "api": {"received": ms, "execution_started": ms, "execution_done": ms}}
+#     received: the handler began; execution_started: StartExecution returned;
+#     execution_done: DescribeExecution first showed the end (polling: 5 ms, x1.5, <= 100 ms).
 #   api response 502 body: {"request_id", "execution_arn", "status", "error", "cause"}
+#   api response 504 body: {"request_id", "execution_arn", "status": "RUNNING",
+#     "error": "ExecutionDeadlineExceeded", "cause"}
+#   api response 400/413 body: {"error": "InvalidRequest" | "RequestTooLarge", "message"}
+#   api response 409 body (request_id reused with another input; the same input again returns
+#     that execution's result): {"error": "ExecutionAlreadyExists", "message", "request_id",
+#     "execution_arn"}
