@@ -249,6 +249,8 @@ class LambdaRuntime:
             if function is None:
                 self._functions[config.name] = _Function(config)
                 return
+            if function.config == config:
+                return
             function.config = config
             retired, function.idle = function.idle, []
         for container in retired:
@@ -275,6 +277,7 @@ class LambdaRuntime:
                     "containers": len(f.idle) + len(f.busy),
                     "busy": len(f.busy),
                     "idle": len(f.idle),
+                    "starting": f.starting,
                     "cold_starts": f.cold_starts,
                     "invocations": f.invocations,
                     "errors": f.errors,

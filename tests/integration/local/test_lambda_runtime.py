@@ -90,6 +90,7 @@ def test_first_invoke_is_a_cold_start_and_the_next_reuses_the_container(runtime:
         "containers": 1,
         "busy": 0,
         "idle": 1,
+        "starting": 0,
         "cold_starts": 1,
         "invocations": 2,
         "errors": 0,
@@ -342,6 +343,15 @@ def test_reregistering_retires_the_old_containers(runtime: LambdaRuntime):
     assert body(new)["environment_at_import"]["VERSION"] == "2"
     wait_until(lambda: process_gone(old_pid), timeout_s=10, what="the old container to exit")
     assert runtime.snapshot()["describe"]["containers"] == 1
+
+
+def test_registering_the_same_configuration_again_keeps_warm_containers(runtime: LambdaRuntime):
+    runtime.register(function("describe", "basic.describe"))
+    first = runtime.invoke("describe", b"{}")
+
+    runtime.register(function("describe", "basic.describe"))
+
+    assert runtime.invoke("describe", b"{}").container_id == first.container_id
 
 
 def test_unknown_function_is_not_found(runtime: LambdaRuntime):
