@@ -20,6 +20,7 @@ from serverless_testbed.stress.protocol import (
     workers_key,
 )
 from serverless_testbed.stress.publish_report import (
+    Monitor,
     WorkerTotals,
     build_summary,
     drain,
@@ -330,3 +331,25 @@ def test_drain_waits_for_executed_failed_and_skipped_to_add_up() -> None:
     assert (row["skipped_late"], row["unaccounted"]) == (5, 0)
     assert "| 0 | putItem | 424242 | 100 | 100 | 90 | 5 | 5 | 0 |" in render_summary(summary)
     json.dumps(summary)  # the --summary-json file
+
+
+def test_the_monitor_prints_one_line_per_task_not_yet_accounted_for() -> None:
+    publisher, _ = run(
+        [
+            {"action": "query", "qps": 1000, "times": 100},
+            {"action": "query", "qps": 1000, "times": 50},
+            {"action": "getItem", "qps": 1000, "times": 10},
+        ]
+    )
+    client = fakeredis.FakeRedis()
+    client.rpush("dst_q0", Descriptor("r1-0.0", 0, 7, 1).encode())
+    client.hset(workers_key("dst"), "w1", 1)
+    done = {"r1-0.0:executed": 60, "r1-0.1:executed": 40, "r1-0.2:executed": 10}
+    client.hset(totals_key("dst", "w1"), mapping=done)
+    lines: list[str] = []
+    totals = WorkerTotals(client, "dst", [p.task_id for p in publisher.tasks])
+    Monitor(publisher, totals, client, out=lines.append).print_once()
+    # getItem is fully accounted for; two query tasks at once are told apart by their key.
+    assert [line.split(" | ")[0] for line in lines] == ["[STATS] query@0.0", "[STATS] query@0.1"]
+    assert lines[0].startswith("[STATS] query@0.0 | Pub:100 Rem:0 QPS:")
+    assert all(" Q:7[7 0 0] T:" in line for line in lines)
