@@ -19,6 +19,7 @@ Control messages (JSON over a SOCK_SEQPACKET socket pair):
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import json
 import os
@@ -185,6 +186,9 @@ def main(argv: Sequence[str]) -> NoReturn:
             lambda_container.prepare_boto3(settings["boto3_services"])
         except Exception as error:
             print(f"lambda zygote: cannot prepare boto3: {error}", file=sys.stderr)
+    # Containers share the preloaded objects copy-on-write; a garbage collection walking them
+    # in a container would copy most of those pages. Frozen objects are never walked.
+    gc.freeze()
     ZygoteProcess(control).run()
 
 
