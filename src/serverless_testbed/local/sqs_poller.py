@@ -127,6 +127,7 @@ class EventSourcePoller:
         self._active: dict[str, _ActiveMapping] = {}
         self._retired: list[_ActiveMapping] = []
         self._refresher: threading.Thread | None = None
+        self._warned: set[str] = set()  # mappings whose unsupported settings were logged
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -201,7 +202,8 @@ class EventSourcePoller:
                     continue
                 if not mapping.get("EventSourceArn", "").startswith("arn:aws:sqs:"):
                     continue
-                if mapping.get("FilterCriteria"):
+                if mapping.get("FilterCriteria") and mapping["UUID"] not in self._warned:
+                    self._warned.add(mapping["UUID"])
                     logger.warning(
                         "mapping %s has FilterCriteria: not supported, every message is delivered",
                         mapping["UUID"],

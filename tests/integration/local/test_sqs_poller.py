@@ -136,6 +136,7 @@ def mapped_queue(
         max_receive_count: int = 2,
         report_batch_item_failures: bool = False,
         batching_window_s: int = 0,
+        pollers: int = 2,
     ) -> MappedQueue:
         sqs, lambda_client = clients["sqs"], clients["lambda"]
         name = f"t{uuid.uuid4().hex[:12]}"
@@ -183,6 +184,7 @@ def mapped_queue(
             invoke=runtime.invoke,
             region=REGION,
             refresh_interval_s=0.2,
+            pollers_per_mapping=pollers,
         )
         queue = MappedQueue(
             sqs, lambda_client, queue_url, dlq_url, mapping["UUID"], records_dir, poller
@@ -290,6 +292,18 @@ def test_partial_batch_failure_deletes_only_the_successful_messages(
     assert queue.stats()["deleted"] == 2
     assert queue.stats()["returned"] == 1
     assert queue.counts() == (0, 1)  # the failed one waits for its visibility timeout
+
+
+def test_batching_window_gathers_messages_sent_one_by_one(
+    mapped_queue: Callable[..., MappedQueue],
+):
+    queue = mapped_queue(batching_window_s=3, pollers=1)
+
+    sent = [queue.send() for _ in range(3)]  # well within the window
+
+    wait_until(lambda: len(queue.records()) == 3, timeout_s=20, what="three deliveries")
+    (event,) = queue.events()
+    assert [record["messageId"] for record in event["Records"]] == sent
 
 
 def test_invalid_batch_response_fails_the_whole_batch(mapped_queue: Callable[..., MappedQueue]):
