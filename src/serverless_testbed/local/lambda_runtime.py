@@ -93,6 +93,18 @@ class _ContainerDied(Exception):
     pass
 
 
+class _ExitWatch:
+    """A container's exit, as its zygote reports it (from the zygote's reader thread)."""
+
+    def __init__(self) -> None:
+        self.exited = threading.Event()
+        self.status: int | None = None  # a wait status
+
+    def record(self, status: int) -> None:
+        self.status = status
+        self.exited.set()
+
+
 class _Container:
     """The runtime's side of one container process."""
 
@@ -100,6 +112,7 @@ class _Container:
         self,
         spawned: Spawned,
         zygote: Zygote,
+        exit_watch: _ExitWatch,
         config: FunctionConfig,
         container_id: str,
         started: float,
@@ -112,8 +125,8 @@ class _Container:
         self.id = container_id
         self.started = started  # when its process was asked for (Init Duration counts from here)
         self.last_used = started
-        self.exited = threading.Event()
-        self.exit_status: int | None = None
+        self._exit_watch = exit_watch
+        self.exited = exit_watch.exited
         self._partial_line = b""
         self._log_open = True
         self._poll = select.poll()
@@ -121,9 +134,9 @@ class _Container:
         self._poll.register(self.log_fd, select.POLLIN)
         self._closed = False
 
-    def on_exit(self, status: int) -> None:  # called by the zygote's reader thread
-        self.exit_status = status
-        self.exited.set()
+    @property
+    def exit_status(self) -> int | None:
+        return self._exit_watch.status
 
     def send(self, message: bytes) -> None:
         try:
@@ -357,34 +370,20 @@ class LambdaRuntime:
             "sys_path": list(sys.path),
             "cwd": os.getcwd(),
         }
-        holder: list[_Container] = []
-        exit_before_ready: list[int] = []
-
-        def on_exit(status: int) -> None:
-            if holder:
-                holder[0].on_exit(status)
-            else:
-                exit_before_ready.append(status)
-
+        exit_watch = _ExitWatch()  # before the spawn: the exit may be reported at once
         zygote = self._live_zygote()
         started = time.monotonic()
         try:
-            spawned = zygote.spawn(init, on_exit)
+            spawned = zygote.spawn(init, exit_watch.record)
         except ZygoteGone as error:
             self._check_open()
             raise RuntimeError(f"could not start a container for {config.name}") from error
-        container = _Container(spawned, zygote, config, container_id, started)
-        holder.append(container)
-        if exit_before_ready:
-            container.on_exit(exit_before_ready[0])
-        return container
+        return _Container(spawned, zygote, exit_watch, config, container_id, started)
 
     def _live_zygote(self) -> Zygote:
         with self._lock:
-            if not self._zygote.alive and not self._closed:
-                self._zygote = Zygote(
-                    self._preload, self._boto3_services
-                )  # it crashed: start another
+            if not self._zygote.alive and not self._closed:  # it crashed: start another
+                self._zygote = Zygote(self._preload, self._boto3_services)
             return self._zygote
 
     def _container_environment(self, config: FunctionConfig, container_id: str) -> dict[str, str]:
