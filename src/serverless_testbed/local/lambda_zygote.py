@@ -163,6 +163,8 @@ class Zygote:
             future.set_exception(OSError(message["error"]))
             return
         connection_fd, log_fd = fds
+        for fd in fds:  # received fds come without close-on-exec; no other process may hold them
+            os.set_inheritable(fd, False)
         os.set_blocking(log_fd, False)
         future.set_result(Spawned(message["pid"], Connection(connection_fd), log_fd))
 
