@@ -31,7 +31,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, NoReturn
@@ -97,7 +97,11 @@ class Zygote:
             request_id = self._next_id
             self._pending[request_id] = (future, on_exit)
         self._send({"op": "spawn", "id": request_id, "init": init})
-        return future.result(timeout=SPAWN_TIMEOUT_S)
+        try:
+            return future.result(timeout=SPAWN_TIMEOUT_S)
+        except TimeoutError:
+            future.cancel()  # if it is spawned after all, _spawned kills it
+            raise
 
     def kill(self, pid: int) -> None:
         """SIGKILL a container and its process group (no-op if it has already exited)."""
@@ -160,13 +164,19 @@ class Zygote:
             if "pid" in message:
                 self._on_exit[message["pid"]] = on_exit
         if "error" in message:
-            future.set_exception(OSError(message["error"]))
+            with contextlib.suppress(InvalidStateError):
+                future.set_exception(OSError(message["error"]))
             return
         connection_fd, log_fd = fds
         for fd in fds:  # received fds come without close-on-exec; no other process may hold them
             os.set_inheritable(fd, False)
         os.set_blocking(log_fd, False)
-        future.set_result(Spawned(message["pid"], Connection(connection_fd), log_fd))
+        try:
+            future.set_result(Spawned(message["pid"], Connection(connection_fd), log_fd))
+        except InvalidStateError:  # the caller gave up waiting: nobody will use this container
+            for fd in fds:
+                os.close(fd)
+            self.kill(message["pid"])
 
 
 # -- the zygote process ------------------------------------------------------------------------
