@@ -53,7 +53,8 @@ def run_rate(url: str, qps: int, duration_s: float, threads: int, catch_up: str)
     cpu_s = time.process_time() - cpu_before
     progress = publisher.tasks[0]
     # From the first slot's start to the last publish, but never less than the schedule's span.
-    elapsed = max(stats.finished_mono - stats.started_mono, schedule.total_slots * SLOT_MS / 1000)
+    last_publish_s = stats.finished_mono - stats.started_mono
+    elapsed = max(last_publish_s, schedule.total_slots * SLOT_MS / 1000)
     backlog, _ = queue_backlog(client, publisher.queues, sample=10**9)
     lateness = stats.lateness_us
     client.flushall()
@@ -70,6 +71,7 @@ def run_rate(url: str, qps: int, duration_s: float, threads: int, catch_up: str)
         "achieved_qps": round(progress.published / elapsed, 1),
         "achieved_vs_target": round(progress.published / elapsed / qps, 5),
         "elapsed_s": round(elapsed, 4),
+        "last_publish_s": round(last_publish_s, 4),
         "slots": stats.slots,
         "descriptors": stats.descriptors,
         "round_trips": stats.round_trips,
