@@ -17,6 +17,7 @@ so no server outlives its owner.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime as dt
 import ipaddress
@@ -104,6 +105,7 @@ class RedisServer:
                 if self._tls:
                     assert self._dir is not None
                     self._front = _TlsFront(self._dir, backend_port=port)
+                atexit.register(self.stop)  # a forgotten server dies with its owner
                 return self
             except RedisServerError:
                 self.stop()
@@ -112,6 +114,7 @@ class RedisServer:
         return self
 
     def stop(self, grace_s: float = 5.0) -> None:
+        atexit.unregister(self.stop)
         front, self._front = self._front, None
         if front is not None:
             front.close()
