@@ -56,7 +56,8 @@ def run_publish_command(args: argparse.Namespace) -> int:
     try:
         client.ping()
         sync = sync_config(client, args.prefix, config, args.control_secret, warn=_warn)
-        _warn(_describe(sync, args.prefix))
+        if not sync.changed or sync.notified:  # otherwise sync_config has warned already
+            _warn(_describe(sync, args.prefix))
         publisher = SlotPublisher(
             client,
             args.prefix,
@@ -113,9 +114,7 @@ def start_second(start_hour: float | None) -> Fraction:
 def _describe(sync: ConfigSync, prefix: str) -> str:
     if not sync.changed:
         return f"{prefix}_cfg already matches the config file"
-    if sync.notified:
-        return f"{prefix}_cfg updated; update_config sent to {sync.receivers} subscriber(s)"
-    return f"{prefix}_cfg updated"
+    return f"{prefix}_cfg updated; update_config sent to {sync.receivers} subscriber(s)"
 
 
 def _check_writable(path: str) -> None:
