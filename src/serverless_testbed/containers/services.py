@@ -1,0 +1,138 @@
+"""One small class per container, in testcontainers-python's style: a pinned image, the
+settings the pipeline needs, and a wait strategy on real readiness (not on a log line).
+
+Imports testcontainers: import this module only when a Docker engine is to be used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from testcontainers.community.redis import RedisContainer as _CommunityRedisContainer
+from testcontainers.core.config import testcontainers_config
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
+from testcontainers.core.wait_strategies import HttpWaitStrategy
+
+from serverless_testbed.containers import images
+
+STARTUP_TIMEOUT_S = 120  # a first run pulls the images
+GRACEFUL_STOP_S = 20
+
+
+def localstack_services_ready(health_body: str, services: tuple[str, ...]) -> bool:
+    """True when /_localstack/health lists every service as available (starts on first use)
+    or running."""
+    try:
+        states = json.loads(health_body).get("services", {})
+    except (ValueError, AttributeError):
+        return False
+    return all(states.get(service) in ("available", "running") for service in services)
+
+
+class LocalStackContainer(DockerContainer):
+    """LocalStack with the Docker socket mounted, so that its Lambda runs functions in sibling
+    containers on ``network`` (LAMBDA_DOCKER_NETWORK), where they reach LocalStack by alias."""
+
+    alias = "localstack"
+
+    def __init__(
+        self,
+        network: Network,
+        *,
+        image: str = images.LOCALSTACK_IMAGE,
+        services: tuple[str, ...] = images.LOCALSTACK_SERVICES,
+        docker_socket: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(image, network=network, network_aliases=[self.alias], **kwargs)
+        self.with_exposed_ports(images.LOCALSTACK_PORT)
+        # The engine's socket as the engine sees it (TESTCONTAINERS_DOCKER_SOCKET_OVERRIDE,
+        # else what the docker client uses), as testcontainers' own reaper mounts it.
+        socket = docker_socket or testcontainers_config.ryuk_docker_socket
+        self.with_volume_mapping(socket, "/var/run/docker.sock", "rw")
+        self.with_envs(
+            SERVICES=",".join(services),
+            LAMBDA_DOCKER_NETWORK=network.name,
+            # A function's first start pulls the runtime image: give it time.
+            LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT="120",
+        )
+        self.waiting_for(
+            HttpWaitStrategy(images.LOCALSTACK_PORT, "/_localstack/health")
+            .for_response_predicate(lambda body: localstack_services_ready(body, services))
+            .with_startup_timeout(STARTUP_TIMEOUT_S)
+        )
+
+    def stop(self, force: bool = True, delete_volume: bool = True) -> None:
+        """Stop with SIGTERM first: LocalStack then removes the Lambda containers it started,
+        which testcontainers' reaper does not know about."""
+        if self._container is not None:
+            with contextlib.suppress(Exception):
+                self._container.stop(timeout=GRACEFUL_STOP_S)
+        super().stop(force=force, delete_volume=delete_volume)
+
+    def url(self) -> str:
+        port = self.get_exposed_port(images.LOCALSTACK_PORT)
+        return f"http://{self.get_container_host_ip()}:{port}"
+
+    @property
+    def internal_url(self) -> str:
+        """LocalStack's URL from other containers on the network."""
+        return f"http://{self.alias}:{images.LOCALSTACK_PORT}"
+
+
+class StepFunctionsLocalContainer(DockerContainer):
+    """AWS Step Functions Local, calling Lambda, SQS and DynamoDB in LocalStack.
+
+    Not CloudFormation-deployable and "unsupported" by AWS: the pipeline's own state machine runs
+    in LocalStack's Step Functions (see stack.py); this one is for trying state machines (e.g.
+    with SFN_MOCK_CONFIG) against the same services."""
+
+    alias = "stepfunctions-local"
+
+    def __init__(
+        self,
+        network: Network,
+        localstack_url: str,
+        *,
+        region: str,
+        account_id: str = "000000000000",  # LocalStack's, so that ARNs agree
+        wait_time_scale: float = 1.0,
+        image: str = images.STEPFUNCTIONS_LOCAL_IMAGE,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(image, network=network, network_aliases=[self.alias], **kwargs)
+        self.with_exposed_ports(images.STEPFUNCTIONS_LOCAL_PORT)
+        self.with_envs(
+            LAMBDA_ENDPOINT=localstack_url,
+            SQS_ENDPOINT=localstack_url,
+            DYNAMODB_ENDPOINT=localstack_url,
+            AWS_DEFAULT_REGION=region,
+            AWS_ACCOUNT_ID=account_id,
+            WAIT_TIME_SCALE=str(wait_time_scale),
+        )
+        # Any HTTP answer on 8083 means the server is up (GET / is not an API call: 4xx).
+        self.waiting_for(
+            HttpWaitStrategy(images.STEPFUNCTIONS_LOCAL_PORT, "/")
+            .for_status_code_matching(lambda status: 100 <= status < 600)
+            .with_startup_timeout(STARTUP_TIMEOUT_S)
+        )
+
+    def url(self) -> str:
+        port = self.get_exposed_port(images.STEPFUNCTIONS_LOCAL_PORT)
+        return f"http://{self.get_container_host_ip()}:{port}"
+
+
+class RedisContainer(_CommunityRedisContainer):
+    """Redis, pinned; ready when it answers PING (testcontainers' PingWaitStrategy)."""
+
+    alias = "redis"
+
+    def __init__(self, network: Network, *, image: str = images.REDIS_IMAGE, **kwargs: Any):
+        super().__init__(image, network=network, network_aliases=[self.alias], **kwargs)
+
+    def url(self) -> str:
+        port = self.get_exposed_port(images.REDIS_PORT)
+        return f"redis://{self.get_container_host_ip()}:{port}/0"

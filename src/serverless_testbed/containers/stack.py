@@ -1,0 +1,255 @@
+"""The containers stack: the pipeline in LocalStack, for users who have a Docker engine.
+
+    with ContainersStack() as stack:
+        stack.urls          # {"aws": ..., "api": ..., "redis": ..., "stepfunctions": ...}
+        stack.deployment    # the pipeline stack, found by its CloudFormation outputs
+
+It has the embedded stack's shape. LocalStack runs the whole CloudFormation stack: queues,
+table, IAM, the three functions (in Lambda containers beside it, through the mounted Docker
+socket), the SQS event-source mapping, and the state machine in LocalStack's own Step Functions.
+
+Why not Step Functions Local for the pipeline: it cannot be deployed through CloudFormation (the
+state machine would be a second, hand-made copy of the template's), AWS calls it unsupported,
+and the functions would need a different Step Functions endpoint than the rest of AWS. It is
+still offered (``with_stepfunctions_local=True``, and in docker-compose.yml) for trying state
+machines against the same services; then ``urls["stepfunctions_local"]`` is its URL, while
+``urls["stepfunctions"]`` stays where the pipeline's state machine runs.
+
+Already running LocalStack/Redis (e.g. `docker compose up`)? Pass ``aws_url`` / ``redis_url``
+and the stack deploys into them instead of starting containers.
+
+POST /run: API Gateway V2 (HTTP APIs) is not in LocalStack's free image, so the project's local
+API gateway serves the template's routes, in this process, by Lambda Invoke on LocalStack:
+the api function still runs in LocalStack's Lambda.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from serverless_testbed.containers import packaging
+from serverless_testbed.errors import UsageError
+from serverless_testbed.local.api_gateway import LocalApiGateway, MountedApi
+from serverless_testbed.local.provision import TranslatedStack, create_stack
+from serverless_testbed.local.stack import DEFAULT_STACK_NAME, DUMMY_CREDENTIALS, find_template
+from serverless_testbed.targets import Deployment, discover_deployment
+
+DEFAULT_REGION = "us-east-1"
+STACK_CREATE_TIMEOUT_S = 600.0  # LocalStack pulls the Lambda runtime image on first use
+# Longer than the api function's Timeout (30 s in template.yaml), no retried invokes.
+INVOKE_CONFIG = Config(read_timeout=90, connect_timeout=10, retries={"max_attempts": 0})
+
+
+class ContainersStack:
+    def __init__(
+        self,
+        *,
+        stack_name: str = DEFAULT_STACK_NAME,
+        region: str = DEFAULT_REGION,
+        template: str | Path | None = None,
+        parameters: dict[str, str] | None = None,
+        with_redis: bool = True,
+        with_stepfunctions_local: bool = False,
+        aws_url: str | None = None,
+        redis_url: str | None = None,
+        requirements: Path | None = None,
+    ) -> None:
+        """``aws_url``/``redis_url``: use a LocalStack/Redis that already runs (e.g. from
+        `docker compose up`) instead of starting a container for it."""
+        if aws_url and with_stepfunctions_local:
+            raise UsageError(
+                "with_stepfunctions_local starts Step Functions Local next to the LocalStack "
+                "this stack starts; with aws_url, run it yourself (docker-compose.yml has it)"
+            )
+        self.stack_name = stack_name
+        self.region = region
+        self.template = find_template(template)
+        self.parameters = dict(parameters or {})
+        self._with_redis = with_redis
+        self._with_stepfunctions_local = with_stepfunctions_local
+        self._aws_url = aws_url
+        self._redis_url = redis_url
+        self._requirements = requirements
+        self.urls: dict[str, str] = {}
+        self._deployments: dict[str, Deployment] = {}
+        self._network: Any = None
+        self._containers: list[Any] = []
+        self._gateway: LocalApiGateway | None = None
+        self._session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
+        self._code: packaging.CodeArchive | None = None
+        self._code_bucket = f"testbed-lambda-code-{uuid.uuid4().hex[:12]}"
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> ContainersStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def start(self) -> ContainersStack:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _start(self) -> None:
+        if self._aws_url:
+            self.urls["aws"] = self._aws_url
+        else:
+            self._start_localstack()
+        self.urls.setdefault("stepfunctions", self.urls["aws"])
+        if self._redis_url:
+            self.urls["redis"] = self._redis_url
+        elif self._with_redis:
+            from serverless_testbed.containers.services import RedisContainer
+
+            self.urls["redis"] = self._run(RedisContainer(self._shared_network())).url()
+        self._session = boto3.Session(
+            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=self.region,
+        )
+        self._gateway = LocalApiGateway(self._invoke)
+        self._gateway.start()
+        self.deploy(self.stack_name, self.parameters)
+        self.urls["api"] = self.deployment.api_url
+
+    def _start_localstack(self) -> None:
+        from serverless_testbed.containers import services
+
+        localstack = self._run(services.LocalStackContainer(self._shared_network()))
+        self.urls["aws"] = localstack.url()
+        if self._with_stepfunctions_local:
+            sfn_local = services.StepFunctionsLocalContainer(
+                self._shared_network(), localstack.internal_url, region=self.region
+            )
+            self.urls["stepfunctions_local"] = self._run(sfn_local).url()
+
+    def _shared_network(self) -> Any:
+        if self._network is None:
+            from testcontainers.core.network import Network
+
+            self._network = Network().create()
+        return self._network
+
+    def _run(self, container: Any) -> Any:
+        self._containers.append(container)
+        return container.start()
+
+    def close(self) -> None:
+        if self._gateway is not None:
+            self._gateway.stop()
+        for container in reversed(self._containers):
+            try:
+                container.stop()
+            except Exception:  # closing goes on: every container gets its chance to stop
+                continue
+        if self._network is not None:
+            # A Lambda container that LocalStack left behind may still use the network.
+            with contextlib.suppress(Exception):
+                self._network.remove()
+        if self._workdir is not None:
+            self._workdir.cleanup()
+        self._gateway = self._network = self._workdir = self._code = None
+        self._containers = []
+        self._clients = {}
+
+    # -- what users and tests use --------------------------------------------------------
+    @property
+    def deployment(self) -> Deployment:
+        return self._deployments[self.stack_name]
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the stack's AWS endpoint (one per service)."""
+        assert self._session is not None, "start the stack first"
+        if service not in self._clients:
+            config = INVOKE_CONFIG if service == "lambda" else None
+            self._clients[service] = self._session.client(
+                service, endpoint_url=self.urls["aws"], config=config
+            )
+        return self._clients[service]
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment for boto3 clients to use this stack. No AWS_ENDPOINT_URL_SFN: the
+        pipeline's state machine is in LocalStack, not in Step Functions Local."""
+        return {
+            "AWS_ENDPOINT_URL": self.urls["aws"],
+            "AWS_DEFAULT_REGION": self.region,
+            "AWS_REGION": self.region,
+            **DUMMY_CREDENTIALS,
+        }
+
+    def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:
+        """Deploy template.yaml under ``stack_name`` through LocalStack's CloudFormation."""
+        assert self._gateway is not None, "start the stack first"
+        parameters = dict(parameters or {})
+        code = self._uploaded_code()
+        translated = packaging.translate_with_code_in_s3(
+            self.template,
+            parameters,
+            region=self.region,
+            iam_client=self.client("iam"),
+            api_base_url=f"{self._gateway.url}/{stack_name}",
+            code_bucket=self._code_bucket,
+            code_key=code.s3_key,
+        )
+        cloudformation = self.client("cloudformation")
+        create_stack(
+            cloudformation, stack_name, translated, parameters, timeout_s=STACK_CREATE_TIMEOUT_S
+        )
+        self._mount_apis(cloudformation, stack_name, translated)
+        assert self._session is not None
+        deployment = discover_deployment(
+            stack_name, target="containers", session=self._session, endpoint_url=self.urls["aws"]
+        )
+        self._deployments[stack_name] = deployment
+        return deployment
+
+    def _uploaded_code(self) -> packaging.CodeArchive:
+        if self._code is None:
+            self._workdir = tempfile.TemporaryDirectory(prefix="testbed-containers-")
+            code = packaging.build_lambda_zip(
+                Path(self._workdir.name) / "lambda.zip", self._requirements
+            )
+            s3 = self.client("s3")
+            s3.create_bucket(Bucket=self._code_bucket)
+            s3.upload_file(str(code.path), self._code_bucket, code.s3_key)
+            self._code = code
+        return self._code
+
+    def _mount_apis(
+        self, cloudformation: Any, stack_name: str, translated: TranslatedStack
+    ) -> None:
+        assert self._gateway is not None
+        resources = cloudformation.describe_stack_resources(StackName=stack_name)
+        physical = {
+            r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]
+        }
+        for api in translated.apis:
+            self._gateway.mount(
+                MountedApi(
+                    base=f"/{stack_name}/{api.logical_id}",
+                    api_id=api.logical_id,
+                    stage=api.stage,
+                    routes={
+                        (r.method, r.path): physical[r.function_logical_id] for r in api.routes
+                    },
+                )
+            )
+
+    def _invoke(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
+        """The local API gateway's integration: Lambda Invoke on LocalStack."""
+        response = self.client("lambda").invoke(FunctionName=function_name, Payload=payload)
+        return response["Payload"].read(), response.get("FunctionError")
