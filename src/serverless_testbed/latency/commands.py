@@ -1,9 +1,228 @@
-"""Sub-commands of `testbed` for the latency part (registered by serverless_testbed.cli)."""
+"""`testbed latency`: run N executions end to end and print the per-stage breakdown."""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from serverless_testbed.errors import RunFailed, UsageError
+from serverless_testbed.targets import TARGETS, Deployment
+
+DEFAULT_REPEAT = 10
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add this part's sub-commands to `testbed`. Filled in as the part is built."""
+    parser = subparsers.add_parser(
+        "latency",
+        help="measure end-to-end latency per stage (POST /run, N executions)",
+        description="Start N executions through the stack's POST {ApiUrl}/run, one after "
+        "another (or --concurrency at a time), and print the per-stage breakdown as Markdown: "
+        "Latency Breakdown, Cold Start, Warm Summary, All Summary, one log line per message.",
+    )
+    parser.add_argument("--target", choices=TARGETS, default="embedded", help="default: embedded")
+    parser.add_argument(
+        "--repeat", type=int, default=DEFAULT_REPEAT, metavar="N", help="default: 10"
+    )
+    parser.add_argument(
+        "--stack-name",
+        help="the stack's name (aws: else STACK_NAME, else stack_name in samconfig.toml)",
+    )
+    parser.add_argument(
+        "--stage", default=os.environ.get("STAGE"), help="samconfig.toml section (default: STAGE)"
+    )
+    parser.add_argument("--region", help="AWS region (aws: else AWS_REGION, profile, samconfig)")
+    parser.add_argument("--profile", help="AWS profile (aws target only)")
+    parser.add_argument(
+        "--endpoint-url",
+        help="aws target: send AWS calls to this endpoint (AWS_ENDPOINT_URL* in the "
+        "environment are ignored for --target aws unless given here)",
+    )
+    parser.add_argument("--concurrency", type=int, default=1, help="executions in flight (1)")
+    parser.add_argument("--payload", help='JSON sent as the request\'s "payload"')
+    parser.add_argument("--timeout", type=float, default=60.0, help="per request, seconds (60)")
+    parser.add_argument("--result-file", type=Path, help="append the whole report to this file")
+    parser.add_argument("--json", type=Path, dest="json_file", help="write the raw data as JSON")
+    parser.add_argument("--plot", type=Path, help="write stacked bars + histogram (PNG)")
+    parser.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from serverless_testbed.latency import report, runner
+    from serverless_testbed.latency.stages import breakdown
+
+    payload = validate(args)
+    with open_target(args) as deployment, progress_bar(args.repeat) as advance:
+        try:
+            observations = runner.run(
+                deployment,
+                repeat=args.repeat,
+                concurrency=args.concurrency,
+                payload=payload,
+                timeout_s=args.timeout,
+                on_done=lambda _: advance(),
+            )
+        except Exception as error:  # a boto3/HTTP failure outside one request: one line
+            raise RunFailed(f"{type(error).__name__}: {error}") from None
+    items = [breakdown(o) for o in observations]
+    info = report.RunInfo(
+        target=deployment.target,
+        stack=deployment.stack_name,
+        region=deployment.region,
+        repeat=args.repeat,
+        concurrency=args.concurrency,
+        date=datetime.now(UTC).isoformat(timespec="seconds"),
+        git_revision=git_revision(),
+    )
+    block = report.render(info, items)
+    sys.stdout.write(block)
+    if args.result_file:
+        with args.result_file.open("a") as result_file:
+            if result_file.tell():
+                result_file.write("\n")
+            result_file.write(block)
+    if args.json_file:
+        args.json_file.write_text(json.dumps(report.to_json(info, items), indent=2) + "\n")
+    if args.plot:
+        from serverless_testbed.latency.plot import write_plot
+
+        write_plot(items, args.plot, f"{info.target} / {info.stack}: latency per stage")
+    failed = [item for item in items if not item.succeeded]
+    if failed:
+        first = failed[0]
+        raise RunFailed(
+            f"{len(failed)} of {len(items)} iterations failed "
+            f"(first: iter={first.iteration} {first.status}: {first.error})"
+        )
+    return 0
+
+
+def validate(args: argparse.Namespace) -> Any:
+    """Check every input before anything starts; return the parsed payload."""
+    if args.repeat < 1:
+        raise UsageError(f"--repeat must be at least 1 (got {args.repeat})")
+    if args.concurrency < 1:
+        raise UsageError(f"--concurrency must be at least 1 (got {args.concurrency})")
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout must be positive (got {args.timeout})")
+    if args.target != "aws" and (args.profile or args.endpoint_url):
+        raise UsageError("--profile and --endpoint-url apply only to --target aws")
+    for option, path in (("--result-file", args.result_file), ("--json", args.json_file)):
+        if path is not None and not path.parent.is_dir():
+            raise UsageError(f"{option} {path}: directory {path.parent} does not exist")
+    if args.plot is not None:
+        if not args.plot.parent.is_dir():
+            raise UsageError(f"--plot {args.plot}: directory {args.plot.parent} does not exist")
+        if args.plot.suffix.lower() != ".png":
+            raise UsageError(f"--plot {args.plot}: the file name must end in .png")
+    if args.payload is None:
+        return None
+    try:
+        return json.loads(args.payload)
+    except ValueError as error:
+        raise UsageError(f"--payload is not valid JSON: {error}") from None
+
+
+@contextmanager
+def open_target(args: argparse.Namespace) -> Iterator[Deployment]:
+    if args.target == "embedded":
+        with embedded_deployment(args) as deployment:
+            yield deployment
+    elif args.target == "containers":
+        with containers_deployment(args) as deployment:
+            yield deployment
+    else:
+        yield aws_target_deployment(args)
+
+
+@contextmanager
+def embedded_deployment(args: argparse.Namespace) -> Iterator[Deployment]:
+    from serverless_testbed.local.stack import DEFAULT_REGION, EmbeddedStack
+
+    with EmbeddedStack(region=args.region or DEFAULT_REGION, with_redis=False) as stack:
+        yield stack_deployment(stack, args.stack_name)
+
+
+@contextmanager
+def containers_deployment(args: argparse.Namespace) -> Iterator[Deployment]:
+    try:
+        from serverless_testbed import containers
+
+        available, reason = containers.docker_engine_status()
+        stack_class = containers.ContainersStack
+    except (ImportError, AttributeError) as error:
+        raise UsageError(f"the containers target is not available here ({error})") from None
+    if not available:
+        raise UsageError(f"the containers target needs a Docker engine: {reason}")
+    with stack_class() as stack:
+        yield stack_deployment(stack, args.stack_name)
+
+
+def stack_deployment(stack: Any, stack_name: str | None) -> Deployment:
+    """The stack's own deployment, or another stack found by its CloudFormation outputs."""
+    if stack_name is None or stack_name == stack.deployment.stack_name:
+        return stack.deployment
+    from serverless_testbed.targets import discover_deployment
+
+    own = stack.deployment
+    return discover_deployment(
+        stack_name, target=own.target, session=own.session, endpoint_url=own.endpoint_url
+    )
+
+
+def aws_target_deployment(args: argparse.Namespace) -> Deployment:
+    from serverless_testbed.targets.aws import aws_deployment, configured_endpoints
+
+    ignored = configured_endpoints(os.environ)
+    if ignored and not args.endpoint_url:
+        print(
+            f"testbed latency: note: ignoring {', '.join(sorted(ignored))} for --target aws "
+            "(pass --endpoint-url to use an endpoint)",
+            file=sys.stderr,
+        )
+    return aws_deployment(
+        stack_name=args.stack_name,
+        stage=args.stage,
+        region=args.region,
+        profile=args.profile,
+        endpoint_url=args.endpoint_url,
+    )
+
+
+@contextmanager
+def progress_bar(total: int) -> Iterator[Any]:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    progress = Progress(
+        "executions",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+    with progress:
+        task = progress.add_task("run", total=total)
+        yield lambda: progress.advance(task)
+
+
+def git_revision() -> str:
+    try:
+        result = subprocess.run(
+            ["git", "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return result.stdout.strip() or "unknown"

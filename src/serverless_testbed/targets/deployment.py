@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import botocore.exceptions
+from botocore.config import Config
 
 from serverless_testbed.errors import UsageError
 
@@ -42,10 +44,13 @@ class Deployment:
     worker_function: str
     session: boto3.Session = field(repr=False, compare=False)
     endpoint_url: str | None = None  # None: boto3 resolves it (AWS_ENDPOINT_URL_*, config)
+    client_config: Config | None = field(default=None, repr=False, compare=False)
 
     def client(self, service: str, **kwargs: Any) -> Any:
         if self.endpoint_url is not None:
             kwargs.setdefault("endpoint_url", self.endpoint_url)
+        if self.client_config is not None:
+            kwargs.setdefault("config", self.client_config)
         return self.session.client(service, region_name=self.region, **kwargs)
 
     @property
@@ -59,20 +64,33 @@ def discover_deployment(
     target: str,
     session: boto3.Session | None = None,
     endpoint_url: str | None = None,
+    client_config: Config | None = None,
 ) -> Deployment:
     """Read the stack's outputs; a missing stack or output is a one-line UsageError."""
     session = session or boto3.Session()
     region = session.region_name
     if not region:
         raise UsageError("no AWS region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
-    kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    kwargs: dict[str, Any] = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    if client_config is not None:
+        kwargs["config"] = client_config
     cloudformation = session.client("cloudformation", region_name=region, **kwargs)
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except cloudformation.exceptions.ClientError as error:
+    except botocore.exceptions.ClientError as error:
+        message = error.response["Error"].get("Message", str(error))
+        if "does not exist" in message:
+            raise UsageError(
+                f"stack {stack_name!r} not found in {region}: pass --stack-name (or set "
+                "STACK_NAME) to a deployed stack, or deploy one with `sam deploy --guided`"
+            ) from None
+        raise UsageError(f"cannot describe stack {stack_name!r} in {region}: {message}") from None
+    except botocore.exceptions.NoCredentialsError:
         raise UsageError(
-            f"stack {stack_name!r} not found in {region}: {error.response['Error']['Message']}"
+            "no AWS credentials: run `aws configure`, or pass --profile / set AWS_PROFILE"
         ) from None
+    except botocore.exceptions.EndpointConnectionError as error:
+        raise UsageError(f"cannot reach CloudFormation in {region}: {error}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     return deployment_from_outputs(
         outputs,
@@ -81,6 +99,7 @@ def discover_deployment(
         region=region,
         session=session,
         endpoint_url=endpoint_url,
+        client_config=client_config,
     )
 
 
@@ -92,6 +111,7 @@ def deployment_from_outputs(
     region: str,
     session: boto3.Session,
     endpoint_url: str | None = None,
+    client_config: Config | None = None,
 ) -> Deployment:
     """A Deployment from a stack's outputs (OutputKey -> OutputValue)."""
     missing = [key for key in STACK_OUTPUTS.values() if key not in outputs]
@@ -106,5 +126,6 @@ def deployment_from_outputs(
         region=region,
         session=session,
         endpoint_url=endpoint_url,
+        client_config=client_config,
         **{attr: outputs[key] for attr, key in STACK_OUTPUTS.items()},
     )

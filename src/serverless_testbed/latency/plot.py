@@ -1,0 +1,37 @@
+"""The run as a picture: per-stage stacked bars per iteration, and a histogram of the totals."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from serverless_testbed.latency.stages import STAGE_NAMES, Breakdown
+
+
+def write_plot(items: Sequence[Breakdown], path: Path, title: str) -> None:
+    # Figure + the Agg canvas directly: no pyplot global state, no display needed.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(12, 8), layout="constrained")
+    FigureCanvasAgg(figure)
+    bars, histogram = figure.subplots(2, 1, height_ratios=(3, 2))
+    succeeded = [item for item in items if item.succeeded]
+    labels = [str(item.iteration) for item in succeeded]
+    bottoms = [0.0] * len(succeeded)
+    for name in (*STAGE_NAMES, "residual"):
+        heights = [
+            (item.residual_ms if name == "residual" else item.stages[name]) or 0.0
+            for item in succeeded
+        ]
+        bars.bar(labels, heights, bottom=bottoms, label=name)
+        bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    failed = [str(item.iteration) for item in items if not item.succeeded]
+    bars.set_title(title + (f" (failed, not shown: {', '.join(failed)})" if failed else ""))
+    bars.set_xlabel("iteration")
+    bars.set_ylabel("ms")
+    bars.legend(fontsize="x-small", ncols=3, loc="upper right")
+    histogram.hist([item.total_ms for item in succeeded], bins=min(30, max(5, len(succeeded))))
+    histogram.set_xlabel("end-to-end latency (ms)")
+    histogram.set_ylabel("executions")
+    figure.savefig(path, dpi=100)

@@ -1,0 +1,118 @@
+"""Run executions through the deployment's POST {ApiUrl}/run and collect what each one saw.
+
+Each iteration: POST a fresh request (explicit request_id), wait for the answer, then read the
+execution's history (after the timed window). Sequential by default, as the seed; with
+``concurrency > 1`` that many requests are in flight at once.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from serverless_testbed.latency.stages import HISTORY_EVENTS, Observation
+from serverless_testbed.targets import Deployment
+
+DEFAULT_TIMEOUT_S = 60.0
+
+
+def post_run(url: str, body: dict[str, Any], timeout_s: float) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.status, _parse(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, _parse(error.read())
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {"message": raw.decode(errors="replace")[:200]}
+    return parsed if isinstance(parsed, dict) else {"message": str(parsed)[:200]}
+
+
+def execution_history(stepfunctions: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The history events the stage arithmetic uses, as {"type", "timestamp_ms"}."""
+    events: list[dict[str, Any]] = []
+    paginator = stepfunctions.get_paginator("get_execution_history")
+    for page in paginator.paginate(executionArn=execution_arn):
+        events += [
+            {"type": e["type"], "timestamp_ms": e["timestamp"].timestamp() * 1000}
+            for e in page["events"]
+            if e["type"] in HISTORY_EVENTS
+        ]
+    return events
+
+
+def run_once(
+    iteration: int,
+    run_url: str,
+    payload: Any,
+    stepfunctions: Any,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Observation:
+    body: dict[str, Any] = {"request_id": f"latency-{uuid.uuid4().hex}"}
+    if payload is not None:
+        body["payload"] = payload
+    status: int | None = None
+    answer: dict[str, Any] = {}
+    error: str | None = None
+    client_sent = time.time() * 1000
+    started = time.perf_counter()
+    try:
+        status, answer = post_run(run_url, body, timeout_s)
+    except (OSError, urllib.error.URLError) as failure:
+        error = f"POST {run_url} failed: {getattr(failure, 'reason', failure)}"
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    client_received = time.time() * 1000
+    history: list[dict[str, Any]] = []
+    if answer.get("execution_arn"):
+        history = execution_history(stepfunctions, answer["execution_arn"])
+    return Observation(
+        iteration=iteration,
+        client_sent=client_sent,
+        client_received=client_received,
+        elapsed_ms=elapsed_ms,
+        http_status=status,
+        body=answer,
+        history=history,
+        error=error,
+    )
+
+
+def run(
+    deployment: Deployment,
+    *,
+    repeat: int,
+    concurrency: int = 1,
+    payload: Any = None,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_done: Callable[[Observation], None] | None = None,
+) -> list[Observation]:
+    """``repeat`` executions, ``concurrency`` at a time, in iteration order."""
+    run_url = deployment.api_url.rstrip("/") + "/run"
+    stepfunctions = deployment.client("stepfunctions")
+
+    def one(iteration: int) -> Observation:
+        observation = run_once(iteration, run_url, payload, stepfunctions, timeout_s)
+        if on_done is not None:
+            on_done(observation)
+        return observation
+
+    if concurrency == 1:
+        return [one(i) for i in range(1, repeat + 1)]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        return list(pool.map(one, range(1, repeat + 1)))
