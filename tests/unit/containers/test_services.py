@@ -1,14 +1,29 @@
-"""LocalStack's readiness: every service the pipeline needs is available or running."""
+"""The container classes: pinned images, the settings the pipeline needs, and wait strategies
+that wait for real readiness (checked against a real HTTP server on loopback). Building a
+container object needs no Docker engine when the API version is given."""
 
 from __future__ import annotations
 
 import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from serverless_testbed.containers.services import localstack_services_ready
+from serverless_testbed.containers import images
+from serverless_testbed.containers.services import (
+    LocalStackContainer,
+    RedisContainer,
+    StepFunctionsLocalContainer,
+    localstack_services_ready,
+)
 
 NEEDED = ("sqs", "lambda")
+NO_ENGINE_CONTACT = {"docker_client_kw": {"version": "1.44"}}
+NETWORK = SimpleNamespace(name="testbed-net")
 
 
 def _health(**services: str) -> str:
@@ -33,3 +48,110 @@ def test_ready_when_every_needed_service_is_available_or_running() -> None:
 )
 def test_not_ready_otherwise(body: str) -> None:
     assert not localstack_services_ready(body, NEEDED)
+
+
+def test_localstack_runs_lambdas_through_the_socket_on_the_shared_network() -> None:
+    container = LocalStackContainer(NETWORK, docker_socket="/run/docker.sock", **NO_ENGINE_CONTACT)
+
+    assert container.image.endswith(images.LOCALSTACK_IMAGE)
+    assert container.env["SERVICES"] == ",".join(images.LOCALSTACK_SERVICES)
+    assert container.env["LAMBDA_DOCKER_NETWORK"] == NETWORK.name
+    assert container.volumes["/run/docker.sock"]["bind"] == "/var/run/docker.sock"
+    assert str(images.LOCALSTACK_PORT) in container.ports
+    assert container.internal_url == "http://localstack:4566"
+
+
+def test_step_functions_local_calls_lambda_sqs_and_dynamodb_in_localstack() -> None:
+    container = StepFunctionsLocalContainer(
+        NETWORK, "http://localstack:4566", region="eu-west-1", **NO_ENGINE_CONTACT
+    )
+
+    assert container.image.endswith(images.STEPFUNCTIONS_LOCAL_IMAGE)
+    for variable in ("LAMBDA_ENDPOINT", "SQS_ENDPOINT", "DYNAMODB_ENDPOINT"):
+        assert container.env[variable] == "http://localstack:4566"
+    assert container.env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert container.env["AWS_ACCOUNT_ID"] == "000000000000"
+    assert float(container.env["WAIT_TIME_SCALE"]) == 1.0
+
+
+def test_redis_is_pinned_and_waits_for_ping() -> None:
+    container = RedisContainer(NETWORK, **NO_ENGINE_CONTACT)
+
+    assert container.image.endswith(images.REDIS_IMAGE)
+    assert type(container._wait_strategy).__name__ == "PingWaitStrategy"
+
+
+class _Answers:
+    """What a loopback HTTP server answers, in order (the last one repeats)."""
+
+    def __init__(self, *answers: tuple[int, str]) -> None:
+        self.answers = list(answers)
+        self.requests: list[str] = []
+
+    def next(self, path: str) -> tuple[int, str]:
+        self.requests.append(path)
+        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[_Answers, SimpleNamespace]]:
+    script = _Answers((200, "{}"))
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            status, body = script.next(self.path)
+            data = body.encode()
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    httpd = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    # A stand-in for a started container: where its port is published.
+    target = SimpleNamespace(
+        get_container_host_ip=lambda: "127.0.0.1",
+        get_exposed_port=lambda port: httpd.server_port,
+    )
+    try:
+        yield script, target
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def _strategy(container: Any) -> Any:
+    return container._wait_strategy.with_poll_interval(0.01).with_startup_timeout(5)
+
+
+def test_localstack_is_ready_only_once_its_services_are(
+    server: tuple[_Answers, SimpleNamespace],
+) -> None:
+    script, target = server
+    script.answers = [
+        (503, "starting"),
+        (200, _health(**dict.fromkeys(images.LOCALSTACK_SERVICES, "initializing"))),
+        (200, _health(**dict.fromkeys(images.LOCALSTACK_SERVICES, "available"))),
+    ]
+    container = LocalStackContainer(NETWORK, docker_socket="/x.sock", **NO_ENGINE_CONTACT)
+
+    _strategy(container).wait_until_ready(target)
+
+    assert script.requests == ["/_localstack/health"] * 3
+
+
+def test_step_functions_local_is_ready_when_its_port_answers_http_at_all(
+    server: tuple[_Answers, SimpleNamespace],
+) -> None:
+    script, target = server
+    script.answers = [(400, "MissingAction")]
+    container = StepFunctionsLocalContainer(
+        NETWORK, "http://localstack:4566", region="us-east-1", **NO_ENGINE_CONTACT
+    )
+
+    _strategy(container).wait_until_ready(target)
+
+    assert script.requests == ["/"]
