@@ -121,6 +121,7 @@ class ContainersStack:
             aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
             region_name=self.region,
         )
+        self.client("lambda")  # made before the gateway's threads share it
         self._gateway = LocalApiGateway(self._invoke)
         self._gateway.start()
         self.deploy(self.stack_name, self.parameters)
