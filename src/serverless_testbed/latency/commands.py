@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from serverless_testbed.errors import RunFailed, UsageError
+from serverless_testbed.pipeline import contract
 from serverless_testbed.targets import TARGETS, Deployment
 
 DEFAULT_REPEAT = 10
@@ -47,6 +48,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--concurrency", type=int, default=1, help="executions in flight (1)")
     parser.add_argument("--payload", help='JSON sent as the request\'s "payload"')
+    parser.add_argument(
+        "--fail-at",
+        choices=contract.FAULT_STAGES,
+        help="inject a failure at this stage in every request (to see the failure path)",
+    )
     parser.add_argument("--timeout", type=float, default=60.0, help="per request, seconds (60)")
     parser.add_argument("--result-file", type=Path, help="append the whole report to this file")
     parser.add_argument("--json", type=Path, dest="json_file", help="write the raw data as JSON")
@@ -66,6 +72,7 @@ def run_command(args: argparse.Namespace) -> int:
                 repeat=args.repeat,
                 concurrency=args.concurrency,
                 payload=payload,
+                fail_at=args.fail_at,
                 timeout_s=args.timeout,
                 on_done=lambda _: advance(),
             )

@@ -10,6 +10,7 @@ from serverless_testbed.latency.stages import STAGE_NAMES, Breakdown
 
 def write_plot(items: Sequence[Breakdown], path: Path, title: str) -> None:
     # Figure + the Agg canvas directly: no pyplot global state, no display needed.
+    from matplotlib import colormaps
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -19,12 +20,13 @@ def write_plot(items: Sequence[Breakdown], path: Path, title: str) -> None:
     succeeded = [item for item in items if item.succeeded]
     labels = [str(item.iteration) for item in succeeded]
     bottoms = [0.0] * len(succeeded)
-    for name in (*STAGE_NAMES, "residual"):
+    palette = colormaps["tab20"]
+    for index, name in enumerate((*STAGE_NAMES, "residual")):
         heights = [
             (item.residual_ms if name == "residual" else item.stages[name]) or 0.0
             for item in succeeded
         ]
-        bars.bar(labels, heights, bottom=bottoms, label=name)
+        bars.bar(labels, heights, bottom=bottoms, label=name, color=palette(index))
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     failed = [str(item.iteration) for item in items if not item.succeeded]
     bars.set_title(title + (f" (failed, not shown: {', '.join(failed)})" if failed else ""))

@@ -163,3 +163,36 @@ def to_json(info: RunInfo, items: Sequence[Breakdown]) -> dict[str, Any]:
             for item in items
         ],
     }
+
+
+@dataclass(frozen=True)
+class MarkdownTable:
+    title: str  # the nearest "## " heading above it
+    header: list[str]
+    rows: list[list[str]]
+    well_formed: bool  # a separator row, and every row as wide as the header
+
+
+def read_tables(text: str) -> list[MarkdownTable]:
+    """The Markdown tables of a report (e.g. a result.md), to check or collect them."""
+    tables: list[MarkdownTable] = []
+    title = ""
+    block: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            block.append(line)
+            continue
+        if block:
+            tables.append(_table(title, block))
+            block = []
+        if line.startswith("## "):
+            title = line[3:].strip()
+    return tables
+
+
+def _table(title: str, lines: list[str]) -> MarkdownTable:
+    cells = [[cell.strip() for cell in line.strip().strip("|").split("|")] for line in lines]
+    header, rows = cells[0], cells[2:]
+    separator_ok = len(cells) > 1 and all(set(c) <= set("-:") and c for c in cells[1])
+    widths_ok = all(len(row) == len(header) for row in cells[1:])
+    return MarkdownTable(title, header, rows, well_formed=separator_ok and widths_ok)

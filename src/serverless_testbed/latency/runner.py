@@ -63,10 +63,13 @@ def run_once(
     payload: Any,
     stepfunctions: Any,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    fail_at: str | None = None,
 ) -> Observation:
     body: dict[str, Any] = {"request_id": f"latency-{uuid.uuid4().hex}"}
     if payload is not None:
         body["payload"] = payload
+    if fail_at is not None:
+        body["fail_at"] = fail_at
     status: int | None = None
     answer: dict[str, Any] = {}
     error: str | None = None
@@ -99,6 +102,7 @@ def run(
     repeat: int,
     concurrency: int = 1,
     payload: Any = None,
+    fail_at: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_done: Callable[[Observation], None] | None = None,
 ) -> list[Observation]:
@@ -107,7 +111,7 @@ def run(
     stepfunctions = deployment.client("stepfunctions")
 
     def one(iteration: int) -> Observation:
-        observation = run_once(iteration, run_url, payload, stepfunctions, timeout_s)
+        observation = run_once(iteration, run_url, payload, stepfunctions, timeout_s, fail_at)
         if on_done is not None:
             on_done(observation)
         return observation
