@@ -98,6 +98,7 @@ def message_log_lines(items: Sequence[Breakdown]) -> list[str]:
             f"sqs_sent={iso(times.get(contract.SQS_SENT))} "
             f"received={iso(times.get(contract.SQS_FIRST_RECEIVE))} "
             f"worker_start={iso(times.get(contract.WORKER_START))} status={item.status}"
+            + ("" if item.succeeded else f" error={item.error}")
         )
     return lines
 
