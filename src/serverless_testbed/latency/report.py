@@ -133,7 +133,9 @@ def render(info: RunInfo, items: Sequence[Breakdown]) -> str:
         header_lines(info),
         breakdown_table(items),
         cold_start_table(items),
-        summary_table(f"Warm Summary (iter=2..{n})", warm),
+        summary_table(f"Warm Summary (iter=2..{n})", warm)
+        if n > 1
+        else ["## Warm Summary", "", "no warm iteration (N=1)"],
         summary_table(f"All Summary (iter=1..{n})", items),
         ["## Messages", "", "```", *message_log_lines(items), "```"],
         [clock_note()],

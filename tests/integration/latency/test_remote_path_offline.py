@@ -64,10 +64,12 @@ def test_the_aws_target_reaches_a_stack_through_an_explicit_endpoint(
 ) -> None:
     env = clean_environment({"AWS_DEFAULT_REGION": proof_stack.region})
     completed = run_testbed(
-        "latency", "--target", "aws", "--stack-name", STACK_NAME, "--repeat", "2",
-        "--endpoint-url", proof_stack.urls["aws"],
+        "latency", "--target", "aws", "--stack-name", STACK_NAME, "--repeat", "4",
+        "--concurrency", "2", "--endpoint-url", proof_stack.urls["aws"],
         cwd=tmp_path, env=env,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     assert f"# Latency run: aws / {STACK_NAME}" in completed.stdout
     assert f"queue={STACK_NAME}-RequestQueue-" in completed.stdout
+    assert "- N: 4 (concurrency=2)" in completed.stdout
+    assert completed.stdout.count(" status=SUCCEEDED") == 4
