@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections import Counter
 from typing import Any
@@ -36,7 +37,7 @@ def split_expansion(task: TaskSpec, total: int, pieces: int, rng: random.Random)
     cuts = sorted(rng.sample(range(1, total), pieces - 1))
     bounds = [0, *cuts, total]
     operations: list[Operation] = []
-    descriptors = list(zip(bounds, bounds[1:], strict=False))
+    descriptors = list(itertools.pairwise(bounds))
     rng.shuffle(descriptors)  # workers finish in any order
     for first, end in descriptors:
         operations += Expander(task).operations(first, end - first)
@@ -70,7 +71,9 @@ def test_seed_weights_draw_each_candidate_seed_in_proportion() -> None:
 def test_the_same_seed_and_index_give_the_same_key_in_any_task() -> None:
     writer = Expander(spec(data=DATA, seed=3))
     reader = Expander(spec(action="getItem", seed=3))
-    assert [op.key for op in writer.operations(0, 50)] == [op.key for op in reader.operations(0, 50)]
+    assert [op.key for op in writer.operations(0, 50)] == [
+        op.key for op in reader.operations(0, 50)
+    ]
     assert all(op.item is None for op in reader.operations(0, 50))
 
 

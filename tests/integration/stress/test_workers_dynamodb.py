@@ -1,0 +1,87 @@
+"""`testbed worker --db dynamodb` against moto's DynamoDB served over HTTP (ThreadedMotoServer)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+import redis
+from moto.server import ThreadedMotoServer
+
+from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.stress.backends.dynamodb import create_table
+from serverless_testbed.stress.expand import Expander
+from tests.integration.stress.worker_helpers import Workers, publish, specs, summed_totals
+
+DATA = {"col_": {"r": 3, "len": 16}, "blob": 40, "note": "text"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def dynamodb_endpoint() -> Iterator[str]:
+    port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    moto.start()
+    yield f"http://127.0.0.1:{port}"
+    moto.stop()
+
+
+def aws_env(endpoint: str) -> dict[str, str]:
+    return {
+        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+    }
+
+
+def test_the_dynamodb_backend_writes_the_expanded_items_and_counts_capacity(
+    server: RedisServer,
+    client: redis.Redis,
+    workers: Workers,
+    tmp_path: Path,
+    dynamodb_endpoint: str,
+) -> None:
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=dynamodb_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    assert create_table(dynamodb, "stress-test")
+    for _ in range(2):
+        workers.start("--db", "dynamodb", env=aws_env(dynamodb_endpoint))
+    config = {"table_name": "stress-test", "region": "eu-west-1", "threads": 2}
+    traffic = [
+        {"action": "updateItem", "seed": 11, "qps": 200, "times": 200, "data": DATA},
+        [
+            {"action": "getItem", "seed": 11, "qps": 100, "times": 50},
+            {"action": "query", "seed": 11, "qps": 100, "times": 50},
+        ],
+        {"action": "deleteItem", "seed": 11, "qps": 100, "times": 20},
+    ]
+    summary = publish(server, tmp_path, config, traffic)
+
+    assert summary["complete"] is True
+    totals = summed_totals(client)
+    for row in summary["tasks"]:
+        assert row["executed"] == row["scheduled"] > 0, row
+        assert totals[f"{row['task']}:consumed_capacity"] > 0
+    (update,) = [s for s in specs(client).values() if s.action == "updateItem"]
+    for operation in Expander(update).operations(20, 180):  # 0..19 were deleted after
+        item = dynamodb.get_item(TableName="stress-test", Key={"pk": {"S": operation.key}})["Item"]
+        expected = {
+            k: ({"S": v} if isinstance(v, str) else {"B": v}) for k, v in operation.item.items()
+        }
+        assert item == {"pk": {"S": operation.key}, **expected}
+    assert dynamodb.scan(TableName="stress-test", Select="COUNT")["Count"] == 180
+    assert workers.stop_all() == [0, 0]
