@@ -26,11 +26,12 @@ import bisect
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from serverless_testbed.stress.traffic import RandomColumn, TaskSpec
 
 MASK64 = (1 << 64) - 1
+_INDEX_MASK = (1 << 56) - 1
 WRITES = frozenset({"updateItem", "putItem"})
 # Purposes keep the hash streams for different choices of one operation independent.
 _SEED_CHOICE, _KEY, _SAMPLE_PICK, _COLUMN = 1, 2, 3, 4
@@ -46,17 +47,25 @@ def mix64(x: int) -> int:
     return x ^ (x >> 31)
 
 
-def rand(seed: int, index: int, purpose: int) -> int:
-    """A 64-bit random number that depends only on (seed, index, purpose)."""
-    return mix64(mix64(mix64(seed) ^ index) ^ purpose)
+def rand(seed: int, index: int, purpose: int, base: int | None = None) -> int:
+    """A 64-bit random number that depends only on (seed, index, purpose).
+
+    ``base`` = ``mix64(seed)``, precomputed by callers in a hot loop. The purpose sits in the
+    top byte, the index in the low 56 bits: distinct (index, purpose) -> distinct inputs ->
+    distinct outputs (mix64 is a bijection).
+    """
+    if base is None:
+        base = mix64(seed)
+    if purpose > 0xFF:  # many data columns: fold the high part into the base (rare path)
+        base = mix64(base ^ (purpose >> 8))
+    return mix64(base ^ (index & _INDEX_MASK) ^ ((purpose & 0xFF) << 56))
 
 
 def random_bytes(seed: int, index: int, purpose: int, length: int) -> bytes:
     return hashlib.shake_128(b"%d.%d.%d" % (seed, index, purpose)).digest(length)
 
 
-@dataclass(frozen=True, slots=True)
-class Operation:
+class Operation(NamedTuple):
     index: int
     action: str
     key: str
@@ -85,6 +94,8 @@ class Expander:
         else:
             self.candidates = [spec.seed]
             self.cumulative = [1.0]
+        self.bases = {seed: mix64(seed) for seed in self.candidates}
+        self.task_base = mix64(spec.seed)
         self.writes = spec.action in WRITES
         self.samples: dict[int, list[dict[str, Value]]] = {}
         if self.writes and spec.samples > 0:
@@ -95,18 +106,19 @@ class Expander:
     def seed_for(self, index: int) -> int:
         if len(self.candidates) == 1:
             return self.candidates[0]
-        u = rand(self.spec.seed, index, _SEED_CHOICE) / 2**64
+        u = rand(self.spec.seed, index, _SEED_CHOICE, self.task_base) / 2**64
         position = bisect.bisect_right(self.cumulative, u)
         return self.candidates[min(position, len(self.candidates) - 1)]
 
     def operation(self, index: int) -> Operation:
         seed = self.seed_for(index)
-        key = f"{rand(seed, index, _KEY):016x}"
+        base = self.bases[seed]
+        key = f"{rand(seed, index, _KEY, base):016x}"
         item = None
         if self.writes:
             samples = self.samples.get(seed)
             if samples:
-                item = samples[rand(seed, index, _SAMPLE_PICK) % len(samples)]
+                item = samples[rand(seed, index, _SAMPLE_PICK, base) % len(samples)]
             else:
                 item = self._payload(seed, index)
         return Operation(index, self.action, key, item)
@@ -122,7 +134,7 @@ class Expander:
             if isinstance(rule, str):
                 item[name] = rule
             elif isinstance(rule, RandomColumn):
-                suffix = rand(seed, index, purpose) % rule.r
+                suffix = rand(seed, index, purpose, self.bases.get(seed)) % rule.r
                 item[f"{name}{suffix}"] = random_bytes(seed, index, purpose + 1, rule.len)
             else:
                 item[name] = random_bytes(seed, index, purpose + 1, rule)
