@@ -93,15 +93,24 @@ class Consumer(threading.Thread):
         queue = self.worker.queue
         try:
             while not self.stopping.is_set():
-                raw = queue.take(self.n, TAKE_TIMEOUT_S)
-                if raw is not None:
-                    self.process(raw)
-        except Exception:
-            log.exception(
-                "consumer %d stopped on an error (its in-flight work is reclaimable)", self.n
-            )
+                try:
+                    raw = queue.take(self.n, TAKE_TIMEOUT_S)
+                    if raw is not None:
+                        self.process(raw)
+                except Exception as error:  # Redis or backend trouble: keep the consumer alive
+                    log.warning("consumer %d: %s: %s", self.n, type(error).__name__, error)
+                    self._return_in_flight()
+                    self.stopping.wait(1.0)
         finally:
             self.backend.close()
+
+    def _return_in_flight(self) -> None:
+        """Give an unfinished descriptor back (nothing of it was counted: ack never ran)."""
+        try:
+            threads = self.worker.config.threads if self.worker.config else 1
+            self.worker.queue.release(self.n, threads)
+        except Exception as error:  # still unreachable: reclaimable once this worker dies
+            log.warning("consumer %d: cannot return in-flight work: %s", self.n, error)
 
     def process(self, raw: bytes) -> None:
         descriptor = Descriptor.decode(raw)
