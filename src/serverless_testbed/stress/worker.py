@@ -248,7 +248,8 @@ class Worker:
         assert self.config is not None
         with self._consumers_lock:
             for n in range(threads):
-                if n not in self.consumers or not self.consumers[n].is_alive():
+                current = self.consumers.get(n)
+                if current is None or not current.is_alive() or current.stopping.is_set():
                     consumer = Consumer(self, n, self.backend_factory(self.config))
                     self.consumers[n] = consumer
                     consumer.start()
@@ -304,7 +305,10 @@ class Worker:
                 time.sleep(0.5)
                 continue
             if message and message.get("type") == "message":
-                self.control.handle(message["data"])
+                try:
+                    self.control.handle(message["data"])
+                except Exception as error:  # e.g. an invalid {prefix}_cfg: keep listening
+                    log.error("control message failed: %s: %s", type(error).__name__, error)
 
     def _housekeeping(self) -> None:
         try:
