@@ -182,21 +182,33 @@ def dynamodb_run(url: str, total: int) -> dict[str, Any]:
             "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_REGION": "us-east-1",
         }
-        boto3.client(
+        dynamodb = boto3.client(
             "dynamodb",
             endpoint_url=env["AWS_ENDPOINT_URL_DYNAMODB"],
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-        ).create_table(
+        )
+        dynamodb.create_table(
             TableName="bench",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+        raw_ops = min(total, 300)
+        start = time.perf_counter()
+        for i in range(raw_ops):  # baseline: one client, no worker, same moto
+            dynamodb.update_item(
+                TableName="bench",
+                Key={"pk": {"S": f"raw{i}"}},
+                UpdateExpression="SET #c = :v",
+                ExpressionAttributeNames={"#c": "col_3"},
+                ExpressionAttributeValues={":v": {"B": os.urandom(100)}},
+            )
+        raw_rate = round(raw_ops / (time.perf_counter() - start))
         client = redis.Redis.from_url(url)
         fill(client, total, threads=4)
-        return run_worker(url, total, "dynamodb", env, timeout_s=600)
+        return {**run_worker(url, total, "dynamodb", env, timeout_s=600), "raw_boto3": raw_rate}
     finally:
         moto.stop()
 
@@ -224,6 +236,7 @@ def render(results: dict[str, Any]) -> str:
         lines.append(
             f"| 1 worker process, dynamodb backend on moto, 4 threads | {row['ops_per_s']:,} |"
         )
+        lines.append(f"| raw boto3 update_item loop, same moto server | {row['raw_boto3']:,} |")
     return "\n".join(lines)
 
 
