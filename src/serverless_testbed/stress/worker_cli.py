@@ -117,8 +117,15 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("testbed.worker").info(
         "worker %s on %s, backend %s", options.worker_id, target.redacted, args.db
     )
+    import redis
+
+    from serverless_testbed.errors import RunFailed
+
     worker = Worker(target.client(), options, _backend_factory(args.db, items, args.create_table))
-    run_until_signal(worker)
+    try:
+        run_until_signal(worker)
+    except redis.RedisError as error:
+        raise RunFailed(f"Redis at {target.redacted}: {type(error).__name__}") from None
     return 0
 
 
