@@ -268,3 +268,27 @@ def test_the_lambda_zip_installs_only_powertools() -> None:
     packages = [line.split(">")[0].split("=")[0].strip() for line in lines if line.strip()]
 
     assert packages == ["aws-lambda-powertools"]
+
+
+def test_an_installed_copy_carries_the_template_and_what_it_points_at() -> None:
+    """`pip install .` (not editable) puts these under share/serverless-testbed, the same
+    layout as the checkout, so find_template() and requirements_for() work from either."""
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    data_files = pyproject["tool"]["setuptools"]["data-files"]
+    installed = {
+        f"{directory.removeprefix('share/serverless-testbed').strip('/')}/{Path(f).name}".lstrip(
+            "/"
+        )
+        for directory, files in data_files.items()
+        for f in files
+    }
+
+    assert installed == {
+        "template.yaml",
+        "statemachine/pipeline.asl.json",
+        "src/requirements.txt",
+    }
+    for path in installed:
+        assert (ROOT / path).is_file()

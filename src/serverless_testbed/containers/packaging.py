@@ -29,6 +29,7 @@ from serverless_testbed.local import provision
 
 PACKAGE_DIR = Path(serverless_testbed.__file__).resolve().parent
 LAMBDA_PYTHON_VERSION = "3.11"  # template.yaml's Runtime: python3.11
+CODE_URI = "src"  # template.yaml's Globals.Function.CodeUri
 SKIPPED_PARTS = {"__pycache__"}
 
 
@@ -42,17 +43,20 @@ class CodeArchive:
         return f"serverless-testbed/{self.sha256}.zip"
 
 
-def default_requirements() -> Path:
-    """src/requirements.txt of a source checkout (what `sam build` installs)."""
-    path = PACKAGE_DIR.parent / "requirements.txt"
+def requirements_for(template: Path) -> Path:
+    """What `sam build` installs for ``template``: requirements.txt in its CodeUri.
+
+    It sits beside the template both in a source checkout and in an installed copy
+    (pyproject.toml installs the two together under share/serverless-testbed).
+    """
+    path = template.parent / CODE_URI / "requirements.txt"
     if not path.is_file():
         raise UsageError(f"the handlers' requirements file was not found at {path}")
     return path
 
 
-def build_lambda_zip(destination: Path, requirements: Path | None = None) -> CodeArchive:
+def build_lambda_zip(destination: Path, requirements: Path) -> CodeArchive:
     """Write ``destination`` (a .zip): the package and the requirements, pure Python only."""
-    requirements = requirements or default_requirements()
     with tempfile.TemporaryDirectory(prefix="testbed-lambda-") as staging:
         if requirements.read_text().strip():
             _pip_install(requirements, Path(staging))

@@ -222,7 +222,8 @@ class ContainersStack:
         if self._code is None:
             self._workdir = tempfile.TemporaryDirectory(prefix="testbed-containers-")
             code = packaging.build_lambda_zip(
-                Path(self._workdir.name) / "lambda.zip", self._requirements
+                Path(self._workdir.name) / "lambda.zip",
+                self._requirements or packaging.requirements_for(self.template),
             )
             s3 = self.client("s3")
             s3.create_bucket(Bucket=self._code_bucket)

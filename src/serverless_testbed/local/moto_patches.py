@@ -31,6 +31,8 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, Protocol
 
+from serverless_testbed.errors import UsageError
+
 
 class LambdaInvoker(Protocol):
     def __call__(self, function: Any, payload: bytes) -> tuple[bytes, str | None]:
@@ -44,9 +46,18 @@ _installed = False
 
 
 def install(invoker: LambdaInvoker) -> None:
-    """Apply every patch (idempotent) and route Lambda invokes to ``invoker``."""
+    """Apply every patch (idempotent) and route Lambda invokes to ``invoker``.
+
+    One invoker per process: moto's backends are process-wide, so a second embedded stack in
+    the same process would share the first one's resources and take over its Lambda invokes.
+    """
     global _invoker, _installed
     with _lock:
+        if _invoker is not None:
+            raise UsageError(
+                "an embedded stack is already running in this process (moto's state is "
+                "process-wide): use that one, or start another in a separate process"
+            )
         _invoker = invoker
         if _installed:
             return
@@ -62,11 +73,12 @@ def install(invoker: LambdaInvoker) -> None:
         _installed = True
 
 
-def uninstall_invoker() -> None:
-    """Forget the invoker (the stack stopped); invokes then fail as a Lambda service error."""
+def uninstall_invoker(invoker: LambdaInvoker) -> None:
+    """Forget ``invoker`` (its stack stopped); invokes then fail as a Lambda service error."""
     global _invoker
     with _lock:
-        _invoker = None
+        if _invoker == invoker:
+            _invoker = None
 
 
 def _route_lambda_invoke() -> None:

@@ -113,9 +113,8 @@ class EmbeddedStack:
         return self
 
     def _start(self) -> None:
-        from moto.server import ThreadedMotoServer
-
         from serverless_testbed.local.lambda_runtime import LambdaRuntime
+        from serverless_testbed.local.moto_server import MotoServer
         from serverless_testbed.local.sqs_poller import EventSourcePoller
 
         moto_patches.install(self._invoke_moto_function)
@@ -123,14 +122,10 @@ class EmbeddedStack:
             redis_started: Future[Any] | None = (
                 pool.submit(self._start_redis) if self._with_redis else None
             )
-            self._moto = ThreadedMotoServer(
-                ip_address="127.0.0.1", port=self._aws_port, verbose=False
-            )
-            self._moto.start()
-            host, port = self._moto.get_host_and_port()
+            self._moto = MotoServer(port=self._aws_port).start()
             # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
-            os.environ["MOTO_PORT"] = str(port)
-            self.urls["aws"] = f"http://{host}:{port}"
+            os.environ["MOTO_PORT"] = str(self._moto.port)
+            self.urls["aws"] = self._moto.url
             _post_json(
                 f"{self.urls['aws']}/moto-api/config",
                 {"stepfunctions": {"execute_state_machine": True}},
@@ -165,7 +160,7 @@ class EmbeddedStack:
             lambda: self._poller and self._poller.stop(),
             lambda: self._gateway and self._gateway.stop(),
             lambda: self._runtime and self._runtime.close(),
-            moto_patches.uninstall_invoker,
+            lambda: moto_patches.uninstall_invoker(self._invoke_moto_function),
             lambda: self._moto and self._moto.stop(),
             lambda: self._redis and self._redis.stop(),
         ):

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import subprocess
+import sys
 import uuid
 import zipfile
 from collections.abc import Callable, Iterator
@@ -21,7 +23,6 @@ from typing import Any
 import boto3
 import pytest
 
-from serverless_testbed.local import moto_patches
 from serverless_testbed.local.lambda_runtime import FunctionConfig, LambdaRuntime
 from serverless_testbed.local.sqs_poller import EventSourcePoller, batch_item_failures
 from tests.integration.helpers import wait_until
@@ -32,26 +33,42 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 
 @pytest.fixture(scope="module")
-def inline_invokes() -> list[str]:
+def inline_invokes_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("moto") / "inline-invokes.txt"
+    path.touch()
+    return path
+
+
+@pytest.fixture
+def inline_invokes(inline_invokes_file: Path) -> Callable[[], list[str]]:
     """Functions moto itself tried to run (it must never: the poller is the only trigger)."""
-    return []
+    return lambda: inline_invokes_file.read_text().split()
 
 
 @pytest.fixture(scope="module")
-def aws_url(inline_invokes: list[str]) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    def refuse(function: Any, payload: bytes) -> tuple[bytes, str | None]:
-        inline_invokes.append(function.function_name)
-        return b'{"errorMessage": "not invoked through the poller"}', "Unhandled"
-
-    moto_patches.install(refuse)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-    moto_patches.uninstall_invoker()
+def aws_url(inline_invokes_file: Path) -> Iterator[str]:
+    """A patched moto server in its own process: moto's backends are process-wide, and the
+    session's embedded stack (other tests) must neither see this module's mappings nor lose
+    its Lambda invoker to this module's."""
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tests.integration.local.patched_moto_server", inline_invokes_file],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().strip()
+        assert url.startswith("http://"), f"the patched moto server did not start ({url!r})"
+        yield url
+    finally:
+        assert server.stdin is not None
+        server.stdin.close()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +235,7 @@ def _tiny_zip() -> bytes:
 
 
 def test_message_is_delivered_as_a_lambda_sqs_event_then_deleted(
-    mapped_queue: Callable[..., MappedQueue], inline_invokes: list[str]
+    mapped_queue: Callable[..., MappedQueue], inline_invokes: Callable[[], list[str]]
 ):
     queue = mapped_queue()
 
@@ -255,7 +272,7 @@ def test_message_is_delivered_as_a_lambda_sqs_event_then_deleted(
     assert record["messageAttributes"]["count"]["dataType"] == "Number"
     assert record["messageAttributes"]["blob"]["binaryValue"] == "AAE="
     assert queue.stats()["deleted"] == 1
-    assert inline_invokes == []
+    assert inline_invokes() == []
 
 
 def test_send_returns_before_the_function_runs(mapped_queue: Callable[..., MappedQueue]):

@@ -33,7 +33,9 @@ def no_requirements(tmp_path: Path) -> Path:
 @pytest.fixture(scope="module")
 def zip_with_requirements(tmp_path_factory: pytest.TempPathFactory) -> packaging.CodeArchive:
     """The real thing: src/requirements.txt installed by pip (from the package index)."""
-    return packaging.build_lambda_zip(tmp_path_factory.mktemp("zip") / "lambda.zip")
+    return packaging.build_lambda_zip(
+        tmp_path_factory.mktemp("zip") / "lambda.zip", packaging.requirements_for(TEMPLATE)
+    )
 
 
 def _names(archive: packaging.CodeArchive) -> set[str]:

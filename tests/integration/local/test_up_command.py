@@ -1,0 +1,181 @@
+"""`testbed up` as a user runs it: a child process that prints its endpoints, serves the
+pipeline, and stops cleanly on Ctrl-C; and the one-stack-per-process rule of EmbeddedStack."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+import redis
+
+from serverless_testbed.errors import UsageError
+from tests.integration.helpers import http_post
+from tests.integration.latency.cli import clean_environment
+
+ROOT = Path(__file__).resolve().parents[3]
+READY_TIMEOUT_S = 60  # generous: CI machines are shared; speed is benchmarks' business
+
+
+@dataclass
+class UpProcess:
+    process: subprocess.Popen[str]
+    lines: queue.Queue[str | None] = field(default_factory=queue.Queue)
+    seen: list[str] = field(default_factory=list)
+
+    def read_until(self, word: str, timeout_s: float) -> list[str]:
+        """Lines of stdout up to and including the first one that starts with ``word``."""
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout_s)
+            except queue.Empty:
+                raise AssertionError(
+                    f"no {word!r} line within {timeout_s} s: {self.seen}"
+                ) from None
+            if line is None:
+                raise AssertionError(f"testbed up exited before {word!r}: {self.seen}")
+            self.seen.append(line)
+            if line.startswith(word):
+                return self.seen
+
+    def rest(self) -> list[str]:
+        """The remaining lines of stdout, once the process has exited."""
+        rest = []
+        while (line := self.lines.get(timeout=10)) is not None:
+            rest.append(line)
+        return rest
+
+    def endpoints(self) -> dict[str, str]:
+        pairs = (line.split(": ", 1) for line in self.seen if ": " in line)
+        return {name: url for name, url in pairs if name in {"aws", "api", "redis"}}
+
+
+def _start_up(*args: str) -> UpProcess:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "serverless_testbed.cli", "up", *args],
+        cwd=ROOT,
+        env=clean_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    up = UpProcess(process)
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            up.lines.put(line.rstrip("\n"))
+        up.lines.put(None)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return up
+
+
+@pytest.fixture(scope="module")
+def running_up() -> Iterator[UpProcess]:
+    up = _start_up("--aws-port", "0", "--api-port", "0", "--redis-port", "0")
+    try:
+        up.read_until("ready", READY_TIMEOUT_S)
+        yield up
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+            up.process.wait()
+
+
+def _refuses_connections(url: str) -> bool:
+    parts = urlsplit(url)
+    try:
+        socket.create_connection((parts.hostname, parts.port), timeout=1).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_up_prints_one_line_per_endpoint_then_ready_then_how_to_curl(
+    running_up: UpProcess,
+) -> None:
+    endpoints = running_up.endpoints()
+
+    assert set(endpoints) == {"aws", "api", "redis"}
+    assert endpoints["aws"].startswith("http://127.0.0.1:")
+    assert endpoints["redis"].startswith("redis://127.0.0.1:")
+    assert running_up.seen[-1].startswith("ready in ")
+    curl = running_up.read_until("try: curl", 5)[-1]
+    assert f"{endpoints['api']}/run" in curl
+
+
+def test_the_printed_endpoints_serve_the_pipeline_and_redis(running_up: UpProcess) -> None:
+    endpoints = running_up.endpoints()
+
+    status, output = http_post(f"{endpoints['api']}/run", {"payload": {"from": "up"}})
+
+    assert status == 200, output
+    assert output["status"] == "SUCCEEDED"
+    sfn = boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoints["aws"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    described = sfn.describe_execution(executionArn=output["execution_arn"])
+    assert described["status"] == "SUCCEEDED"
+    assert redis.Redis.from_url(endpoints["redis"]).ping() is True
+
+
+def test_ctrl_c_stops_every_server_and_exits_0(running_up: UpProcess) -> None:
+    endpoints = running_up.endpoints()
+
+    running_up.process.send_signal(signal.SIGINT)
+
+    assert running_up.process.wait(timeout=30) == 0
+    for url in endpoints.values():
+        assert _refuses_connections(url), f"{url} still answers after Ctrl-C"
+
+
+def test_a_busy_port_is_a_one_line_usage_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        up = _start_up("--aws-port", str(port), "--api-port", "0", "--no-redis")
+
+        assert up.process.wait(timeout=READY_TIMEOUT_S) == 2
+    assert up.process.stderr is not None
+    stderr = up.process.stderr.read().strip().splitlines()
+    assert len(stderr) == 1 and "cannot start the stack" in stderr[0], stderr
+
+
+def test_a_malformed_parameter_is_refused_before_anything_starts() -> None:
+    up = _start_up("--parameter", "StageName", "--aws-port", "0", "--api-port", "0")
+
+    assert up.process.wait(timeout=READY_TIMEOUT_S) == 2
+    assert up.process.stderr is not None
+    assert up.process.stderr.read().strip() == (
+        "testbed up: error: --parameter 'StageName': expected KEY=VALUE"
+    )
+    assert up.rest() == []
+
+
+def test_a_second_stack_in_the_same_process_is_refused_and_the_first_keeps_working(
+    embedded_stack: Any,
+) -> None:
+    from serverless_testbed.local.stack import EmbeddedStack
+
+    with pytest.raises(UsageError, match="already running in this process"):
+        EmbeddedStack(stack_name="second", with_redis=False).start()
+
+    status, output = http_post(f"{embedded_stack.deployment.api_url}/run", {"payload": {}})
+    assert status == 200, output
+    assert output["status"] == "SUCCEEDED"
