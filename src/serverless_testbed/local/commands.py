@@ -81,21 +81,44 @@ def run_up(args: argparse.Namespace) -> int:
         redis_port=args.redis_port,
         log_sink=_print_log_line if args.logs else None,
     )
-    stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, _request_stop)
     try:
-        stack.start()
+        stack.start()  # closes what it started if it fails or is stopped
     except OSError as error:
         raise UsageError(f"cannot start the stack: {error} (use port 0 for a free port)") from None
+    except _StopRequested:
+        return 0
     try:
         _announce(stack, time.perf_counter() - started, args.json)
-        stop.wait()
+        _wait_for_a_signal()
+    except _StopRequested:
+        pass
     finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.SIG_IGN)  # closing is bounded; let it finish
         print("stopping...", file=sys.stderr, flush=True)
         stack.close()
     print("stopped", file=sys.stderr)
     return 0
+
+
+class _StopRequested(Exception):
+    """Raised in the main thread by SIGINT/SIGTERM."""
+
+
+def _request_stop(signum: int, frame: Any) -> None:
+    # Raising (as Python's own SIGINT handler does) rather than setting an Event: Event.set
+    # in a handler deadlocks when the signal lands while the main thread holds the Event's
+    # lock inside Event.wait, which happened when a stop came right after "ready".
+    raise _StopRequested
+
+
+def _wait_for_a_signal() -> None:
+    if hasattr(signal, "pause"):
+        while True:
+            signal.pause()
+    threading.Event().wait()  # Windows has no pause(); nothing ever sets this Event
 
 
 def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:

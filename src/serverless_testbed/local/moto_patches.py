@@ -17,6 +17,16 @@ shared/docs/local-emulation-facts.md and the README's "Embedded stack" section):
   building a new one for every task (about 20 ms each), which dominated warm latency.
 - A backend's list of regions comes from botocore's endpoint data instead of loading the
   service's whole API model (0.1-0.3 s for each service's first request).
+- botocore's data files are parsed once per process instead of once per session: every
+  boto3 ``Session()`` has its own loader, and moto's EC2 model (imported by the Step
+  Functions interpreter, through Batch) builds three sessions just to list EC2's regions,
+  parsing EC2's 0.15 s API model each time. moto's server reads its service models
+  through one loader (it built one per service, each listing botocore's ~400 data
+  directories: 50 ms per service).
+- The Step Functions interpreter's Batch integration only needs ``moto.batch.utils``, but
+  importing it ran ``moto.batch``'s package, which imports all of EC2's models (about 1 s
+  of a 2 s start). The leaf module is imported on its own; ``moto.batch`` itself still
+  imports normally the first time anything asks for it.
 - The server's request routing remembers which backend serves a host: moto lists its own
   package directory (about 200 stat calls) and tries hundreds of URL patterns on every
   request, under one global lock.
@@ -61,6 +71,8 @@ def install(invoker: LambdaInvoker) -> None:
         _invoker = invoker
         if _installed:
             return
+        _share_botocore_data_between_sessions()
+        _import_batch_utils_without_batch_models()
         _route_lambda_invoke()
         _disable_inline_sqs_mappings()
         _keep_send_task_failure_cause()
@@ -79,6 +91,55 @@ def uninstall_invoker(invoker: LambdaInvoker) -> None:
     with _lock:
         if _invoker == invoker:
             _invoker = None
+
+
+def _share_botocore_data_between_sessions() -> None:
+    import botocore.loaders
+
+    # Within one session botocore already hands the same parsed dict to every client
+    # (``instance_cache``); this widens that to the process, keyed by the file read. The
+    # files are part of the installed package: they do not change while it runs.
+    load_file = botocore.loaders.JSONFileLoader.load_file
+    loaded: dict[str, Any] = {}
+
+    def load_once(self: Any, file_path: str) -> Any:
+        if file_path not in loaded:
+            loaded[file_path] = load_file(self, file_path)
+        return loaded[file_path]
+
+    botocore.loaders.JSONFileLoader.load_file = load_once
+
+    import moto.core.utils
+
+    shared_loader = botocore.loaders.create_loader()
+
+    def load_service_model(service_name: str, model_name: str) -> Any:
+        return shared_loader.load_service_model(service_name, model_name)
+
+    moto.core.utils._load_service_model = load_service_model
+
+
+def _import_batch_utils_without_batch_models() -> None:
+    import importlib
+    import importlib.util
+    import sys
+    import types
+
+    if "moto.batch" in sys.modules or "moto.batch.utils" in sys.modules:
+        return
+    spec = importlib.util.find_spec("moto.batch")
+    if spec is None or spec.submodule_search_locations is None:
+        return
+    # A bare package object lets the leaf modules load without running the package's
+    # __init__; it is removed again, so a later ``import moto.batch`` is a normal import.
+    package = types.ModuleType("moto.batch")
+    package.__path__ = list(spec.submodule_search_locations)
+    package.__spec__ = spec
+    sys.modules["moto.batch"] = package
+    try:
+        importlib.import_module("moto.batch.utils")
+    finally:
+        del sys.modules["moto.batch"]
 
 
 def _route_lambda_invoke() -> None:

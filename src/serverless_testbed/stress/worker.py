@@ -369,8 +369,10 @@ def run_until_signal(worker: Worker) -> None:
     import signal
 
     def _stop(signum: int, _frame: Any) -> None:
+        # Not worker.stop() here: the handler runs in the main thread, which may be holding
+        # the stop Event's lock inside Event.wait; setting it from here would deadlock.
+        threading.Thread(target=worker.stop, name="stop-on-signal", daemon=True).start()
         log.info("signal %d: stopping", signum)
-        worker.stop()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
