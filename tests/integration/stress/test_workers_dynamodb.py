@@ -1,15 +1,14 @@
-"""`testbed worker --db dynamodb` against moto's DynamoDB served over HTTP (ThreadedMotoServer)."""
+"""`testbed worker --db dynamodb` against the embedded stack's DynamoDB (moto, over HTTP)."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
+import uuid
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 import redis
-from moto.server import ThreadedMotoServer
 
 from serverless_testbed.local.redis_server import RedisServer
 from serverless_testbed.stress.backends.dynamodb import create_table
@@ -19,19 +18,14 @@ from tests.integration.stress.worker_helpers import Workers, publish, specs, sum
 DATA = {"col_": {"r": 3, "len": 16}, "blob": 40, "note": "text"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+@pytest.fixture
+def dynamodb_endpoint(embedded_stack: Any) -> str:
+    return embedded_stack.urls["aws"]
 
 
-@pytest.fixture(scope="module")
-def dynamodb_endpoint() -> Iterator[str]:
-    port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    moto.start()
-    yield f"http://127.0.0.1:{port}"
-    moto.stop()
+@pytest.fixture
+def table_name() -> str:
+    return f"stress-test-{uuid.uuid4().hex[:8]}"  # the stack lives for the whole session
 
 
 def aws_env(endpoint: str) -> dict[str, str]:
@@ -49,6 +43,7 @@ def test_the_dynamodb_backend_writes_the_expanded_items_and_counts_capacity(
     workers: Workers,
     tmp_path: Path,
     dynamodb_endpoint: str,
+    table_name: str,
 ) -> None:
     dynamodb = boto3.client(
         "dynamodb",
@@ -57,10 +52,10 @@ def test_the_dynamodb_backend_writes_the_expanded_items_and_counts_capacity(
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
     )
-    assert create_table(dynamodb, "stress-test")
+    assert create_table(dynamodb, table_name)
     for _ in range(2):
         workers.start("--db", "dynamodb", env=aws_env(dynamodb_endpoint))
-    config = {"table_name": "stress-test", "region": "eu-west-1", "threads": 2}
+    config = {"table_name": table_name, "region": "eu-west-1", "threads": 2}
     traffic = [
         {"action": "updateItem", "seed": 11, "qps": 200, "times": 200, "data": DATA},
         [
@@ -78,10 +73,10 @@ def test_the_dynamodb_backend_writes_the_expanded_items_and_counts_capacity(
         assert totals[f"{row['task']}:consumed_capacity"] > 0
     (update,) = [s for s in specs(client).values() if s.action == "updateItem"]
     for operation in Expander(update).operations(20, 180):  # 0..19 were deleted after
-        item = dynamodb.get_item(TableName="stress-test", Key={"pk": {"S": operation.key}})["Item"]
+        item = dynamodb.get_item(TableName=table_name, Key={"pk": {"S": operation.key}})["Item"]
         expected = {
             k: ({"S": v} if isinstance(v, str) else {"B": v}) for k, v in operation.item.items()
         }
         assert item == {"pk": {"S": operation.key}, **expected}
-    assert dynamodb.scan(TableName="stress-test", Select="COUNT")["Count"] == 180
+    assert dynamodb.scan(TableName=table_name, Select="COUNT")["Count"] == 180
     assert workers.stop_all() == [0, 0]
