@@ -25,12 +25,14 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+from botocore.credentials import Credentials
+
 from serverless_testbed.pipeline.contract import STAGE_TIMESTAMPS
+from serverless_testbed.targets.signed_http import signed_post
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,12 +91,16 @@ def time_to_ready(cold_cache: bool) -> float:
 
 
 def post_run(url: str) -> tuple[float, dict[str, Any]]:
+    """POST /run signed with SigV4, as any client of the IAM-authorized API (signing timed)."""
     body = json.dumps({"payload": {"bench": True}}).encode()
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
     started = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as response:
-        result = json.loads(response.read())
-    return (time.perf_counter() - started) * 1000, result
+    status, raw = signed_post(
+        url, body, credentials=Credentials("testing", "testing"), region="us-east-1", timeout_s=60
+    )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    if status != 200:
+        raise RuntimeError(f"POST {url}: HTTP {status}: {raw[:200]!r}")
+    return elapsed_ms, json.loads(raw)
 
 
 def stage_split(output: dict[str, Any]) -> dict[str, float]:

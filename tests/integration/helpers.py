@@ -9,12 +9,26 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from botocore.credentials import Credentials
+
+from serverless_testbed.targets.signed_http import signed_post
+
 T = TypeVar("T")
+# The local stacks take any signed request (as moto, they check no signature).
+LOCAL_CREDENTIALS = Credentials("testing", "testing")
 
 
-def http_post(url: str, body: Any, timeout_s: float = 60) -> tuple[int, dict[str, Any]]:
-    """POST a JSON body (or raw bytes); return (status, parsed JSON body)."""
+def http_post(
+    url: str, body: Any, timeout_s: float = 60, *, signed: bool = True, region: str = "us-east-1"
+) -> tuple[int, dict[str, Any]]:
+    """POST a JSON body (or raw bytes), SigV4-signed unless ``signed=False``; return
+    (status, parsed JSON body)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    if signed:
+        status, raw = signed_post(
+            url, data, credentials=LOCAL_CREDENTIALS, region=region, timeout_s=timeout_s
+        )
+        return status, _parse(raw)
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"Content-Type": "application/json"}
     )

@@ -223,6 +223,17 @@ def test_post_run_routes_to_the_api_function_on_the_stage_parameter(
     assert stage["Properties"]["StageName"] == {"Ref": "StageName"}
 
 
+def test_post_run_is_iam_authorized_never_anonymous(cfn: dict[str, Any]) -> None:
+    (api,) = resources_of_type(cfn, "AWS::ApiGatewayV2::Api").values()
+    body = api["Properties"]["Body"]
+
+    (requirement,) = body["paths"]["/run"]["post"]["security"]
+    (scheme,) = requirement
+    assert body["components"]["securitySchemes"][scheme]["x-amazon-apigateway-authtype"] == (
+        "awsSigv4"
+    )
+
+
 def _substituted_asl(sam: dict[str, Any]) -> dict[str, Any]:
     machine = sam["Resources"]["PipelineStateMachine"]["Properties"]
     defaults = {name: str(spec.get("Default", "")) for name, spec in sam["Parameters"].items()}

@@ -240,16 +240,7 @@ class ContainersStack:
             r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]
         }
         for api in translated.apis:
-            self._gateway.mount(
-                MountedApi(
-                    base=f"/{stack_name}/{api.logical_id}",
-                    api_id=api.logical_id,
-                    stage=api.stage,
-                    routes={
-                        (r.method, r.path): physical[r.function_logical_id] for r in api.routes
-                    },
-                )
-            )
+            self._gateway.mount(MountedApi.of(stack_name, api, physical))
 
     def _invoke(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
         """The local API gateway's integration: Lambda Invoke on LocalStack."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,22 +17,18 @@ from typing import Any
 
 from serverless_testbed.latency.stages import HISTORY_EVENTS, Observation
 from serverless_testbed.targets import Deployment
+from serverless_testbed.targets.signed_http import signed_post
 
 DEFAULT_TIMEOUT_S = 60.0
 
 
-def post_run(url: str, body: dict[str, Any], timeout_s: float) -> tuple[int, dict[str, Any]]:
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(body).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
+def post_run(
+    url: str, body: dict[str, Any], timeout_s: float, *, credentials: Any, region: str
+) -> tuple[int, dict[str, Any]]:
+    status, raw = signed_post(
+        url, json.dumps(body).encode(), credentials=credentials, region=region, timeout_s=timeout_s
     )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.status, _parse(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, _parse(error.read())
+    return status, _parse(raw)
 
 
 def _parse(raw: bytes) -> dict[str, Any]:
@@ -64,6 +59,9 @@ def run_once(
     stepfunctions: Any,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     fail_at: str | None = None,
+    *,
+    credentials: Any,
+    region: str,
 ) -> Observation:
     body: dict[str, Any] = {"request_id": f"latency-{uuid.uuid4().hex}"}
     if payload is not None:
@@ -76,7 +74,7 @@ def run_once(
     client_sent = time.time() * 1000
     started = time.perf_counter()
     try:
-        status, answer = post_run(run_url, body, timeout_s)
+        status, answer = post_run(run_url, body, timeout_s, credentials=credentials, region=region)
     except (OSError, urllib.error.URLError) as failure:
         error = f"POST {run_url} failed: {getattr(failure, 'reason', failure)}"
     elapsed_ms = (time.perf_counter() - started) * 1000
@@ -109,9 +107,19 @@ def run(
     """``repeat`` executions, ``concurrency`` at a time, in iteration order."""
     run_url = deployment.api_url.rstrip("/") + "/run"
     stepfunctions = deployment.client("stepfunctions")
+    credentials = deployment.session.get_credentials()
 
     def one(iteration: int) -> Observation:
-        observation = run_once(iteration, run_url, payload, stepfunctions, timeout_s, fail_at)
+        observation = run_once(
+            iteration,
+            run_url,
+            payload,
+            stepfunctions,
+            timeout_s,
+            fail_at,
+            credentials=credentials,
+            region=deployment.region,
+        )
         if on_done is not None:
             on_done(observation)
         return observation

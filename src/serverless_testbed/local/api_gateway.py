@@ -3,6 +3,10 @@
 URLs look like ``http://127.0.0.1:PORT/<stack>/<api logical id>/<stage>/<route path>``; the
 provisioner writes that base into the stack's ApiUrl output, so clients find it the same way
 they find a real API: from the stack outputs.
+
+Routes with IAM authorization (``AWS_IAM``) answer an unsigned request 403, as API Gateway
+does. The SigV4 signature itself is not verified (moto verifies no signature either): the
+point is that a client which forgets to sign fails here, not first on AWS.
 """
 
 from __future__ import annotations
@@ -32,6 +36,18 @@ class MountedApi:
     api_id: str
     stage: str  # "$default" has no path segment
     routes: dict[tuple[str, str], str]  # (METHOD, /path) -> function name
+    signed_routes: frozenset[tuple[str, str]] = frozenset()  # (METHOD, /path) needing SigV4
+
+    @classmethod
+    def of(cls, stack_name: str, api: Any, physical_ids: dict[str, str]) -> MountedApi:
+        """Mount a translated HTTP API (``provision.HttpApi``) of a deployed stack."""
+        return cls(
+            base=f"/{stack_name}/{api.logical_id}",
+            api_id=api.logical_id,
+            stage=api.stage,
+            routes={(r.method, r.path): physical_ids[r.function_logical_id] for r in api.routes},
+            signed_routes=frozenset((r.method, r.path) for r in api.routes if r.signed),
+        )
 
     @property
     def prefix(self) -> str:
@@ -64,18 +80,16 @@ class LocalApiGateway:
         with self._lock:
             self._apis = [a for a in self._apis if a.base != api.base] + [api]
 
-    def resolve(self, method: str, path: str) -> tuple[MountedApi, str, str] | None:
-        """(api, route path, function name) for a request, or None."""
+    def resolve(self, method: str, path: str) -> tuple[MountedApi, tuple[str, str], str] | None:
+        """(api, route key (METHOD, /path), function name) for a request, or None."""
         with self._lock:
             apis = list(self._apis)
         for api in apis:
             if path == api.prefix or path.startswith(api.prefix + "/"):
                 route_path = path[len(api.prefix) :] or "/"
-                function = api.routes.get((method, route_path)) or api.routes.get(
-                    ("ANY", route_path)
-                )
-                if function:
-                    return api, route_path, function
+                for key in ((method, route_path), ("ANY", route_path)):
+                    if key in api.routes:
+                        return api, key, api.routes[key]
         return None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
@@ -106,14 +120,34 @@ class LocalApiGateway:
         if found is None:
             _reply(request, HTTPStatus.NOT_FOUND, {"message": "Not Found"})
             return
-        api, route_path, function = found
-        event = _proxy_event(request, api, route_path, path, query, body)
+        api, route, function = found
+        access_key = _sigv4_access_key(request.headers.get("Authorization", ""))
+        if route in api.signed_routes and access_key is None:
+            _reply(request, HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
+            return
+        event = _proxy_event(request, api, route[1], path, query, body)
+        if route in api.signed_routes:
+            event["requestContext"]["authorizer"] = {
+                "iam": {"accessKey": access_key, "accountId": ACCOUNT_ID}
+            }
         payload, function_error = self._invoke(function, json.dumps(event).encode())
         if function_error:
             _reply(request, HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"})
             return
         status, headers, response_body = _proxy_response(payload)
         _send(request, status, headers, response_body)
+
+
+def _sigv4_access_key(authorization: str) -> str | None:
+    """The access key of a SigV4 Authorization header, or None when it is not one."""
+    scheme, _, fields = authorization.partition(" ")
+    if scheme != "AWS4-HMAC-SHA256":
+        return None
+    for field in fields.split(","):
+        name, _, value = field.strip().partition("=")
+        if name == "Credential" and "/" in value:
+            return value.split("/", 1)[0]
+    return None
 
 
 def _proxy_event(

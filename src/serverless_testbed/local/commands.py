@@ -127,7 +127,11 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
         print(f"{name}: {url}")
     print(f"ready in {elapsed_s:.2f} s (stack {deployment.stack_name!r}, Ctrl-C stops it)")
     body = shlex.quote(json.dumps({"payload": {"hello": "world"}}))
-    print(f"try: curl -s -X POST {deployment.api_url}/run -d {body}")
+    sigv4 = f"aws:amz:{deployment.region}:execute-api"  # POST /run is IAM-authorized
+    print(
+        f"try: curl -s --aws-sigv4 {sigv4} --user testing:testing "
+        f"-H 'Content-Type: application/json' -X POST {deployment.api_url}/run -d {body}"
+    )
     print(
         "     AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
         "aws stepfunctions list-executions --state-machine-arn {} --region {}".format(

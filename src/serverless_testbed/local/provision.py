@@ -35,6 +35,7 @@ class Route:
     method: str  # e.g. "POST"
     path: str  # e.g. "/run"
     function_logical_id: str
+    signed: bool = False  # AWS_IAM: callers must sign with SigV4
 
 
 @dataclass(frozen=True)
@@ -217,7 +218,12 @@ def _take_out_http_apis(cfn: dict[str, Any], parameters: dict[str, str]) -> tupl
     for api_id in api_ids:
         body = resources[api_id]["Properties"].get("Body", {})
         routes = tuple(
-            Route(method.upper(), path, _integration_function(operation))
+            Route(
+                method.upper(),
+                path,
+                _integration_function(operation),
+                signed=_requires_sigv4(body, operation),
+            )
             for path, operations in body.get("paths", {}).items()
             for method, operation in operations.items()
         )
@@ -232,6 +238,17 @@ def _take_out_http_apis(cfn: dict[str, Any], parameters: dict[str, str]) -> tupl
     for rid in removed:
         del resources[rid]
     return tuple(apis)
+
+
+def _requires_sigv4(body: dict[str, Any], operation: dict[str, Any]) -> bool:
+    """True when the route's security (or the API's default) is an IAM (awsSigv4) scheme."""
+    schemes = body.get("components", {}).get("securitySchemes", {})
+    requirements = operation.get("security", body.get("security", []))
+    return any(
+        schemes.get(name, {}).get("x-amazon-apigateway-authtype") == "awsSigv4"
+        for requirement in requirements
+        for name in requirement
+    )
 
 
 def _integration_function(operation: dict[str, Any]) -> str:

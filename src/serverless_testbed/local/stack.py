@@ -230,16 +230,7 @@ class EmbeddedStack:
                 r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]
             }
         for api in translated.apis:
-            self._gateway.mount(
-                MountedApi(
-                    base=f"/{stack_name}/{api.logical_id}",
-                    api_id=api.logical_id,
-                    stage=api.stage,
-                    routes={
-                        (r.method, r.path): physical[r.function_logical_id] for r in api.routes
-                    },
-                )
-            )
+            self._gateway.mount(MountedApi.of(stack_name, api, physical))
         assert self._session is not None
         deployment = deployment_from_outputs(
             outputs,

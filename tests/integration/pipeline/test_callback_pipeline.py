@@ -79,6 +79,17 @@ def test_bad_bodies_get_a_4xx_and_start_nothing(
     assert _execution_count(sfn, deployment.state_machine_arn) == before
 
 
+def test_an_unsigned_request_is_forbidden_and_starts_nothing(pipeline_stack: Any) -> None:
+    deployment = pipeline_stack.deployment
+    sfn = deployment.client("stepfunctions")
+    before = _execution_count(sfn, deployment.state_machine_arn)
+
+    got, response = http_post(f"{deployment.api_url}/run", {"payload": {}}, signed=False)
+
+    assert (got, response) == (403, {"message": "Forbidden"})
+    assert _execution_count(sfn, deployment.state_machine_arn) == before
+
+
 def test_a_worker_error_fails_the_execution_with_its_name_and_cause(
     pipeline_stack: Any,
 ) -> None:

@@ -1,0 +1,42 @@
+"""POST to an IAM-authorized HTTP API, signed with SigV4 as API Gateway expects.
+
+The pipeline's ``POST /run`` uses ``AWS_IAM`` (template.yaml): on AWS an unsigned request gets
+403. The embedded and containers stacks check that a request is signed (not the signature
+itself, as moto does not), so a client that forgets to sign fails locally too.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials, ReadOnlyCredentials
+
+SERVICE = "execute-api"
+
+
+def signed_post(
+    url: str,
+    data: bytes,
+    *,
+    credentials: Credentials | ReadOnlyCredentials,
+    region: str,
+    timeout_s: float,
+) -> tuple[int, bytes]:
+    """POST ``data`` (JSON) signed for ``execute-api``; (HTTP status, response body).
+
+    An HTTP error status is returned, not raised; a connection failure raises ``OSError``."""
+    request = AWSRequest(
+        method="POST", url=url, data=data, headers={"Content-Type": "application/json"}
+    )
+    SigV4Auth(credentials, SERVICE, region).add_auth(request)
+    prepared = urllib.request.Request(
+        url, data=data, method="POST", headers=dict(request.headers.items())
+    )
+    try:
+        with urllib.request.urlopen(prepared, timeout=timeout_s) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
