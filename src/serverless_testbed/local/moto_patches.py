@@ -15,6 +15,9 @@ shared/docs/local-emulation-facts.md and the README's "Embedded stack" section):
   failed with States.Timeout: seen as 25 s executions once the pipeline got fast).
 - The Step Functions interpreter reuses one boto3 client per (region, service) instead of
   building a new one for every task (about 20 ms each), which dominated warm latency.
+- Each execution gets a copy of its state machine's parsed program (0.7 ms) instead of
+  parsing the definition again with ANTLR (9 ms of CPU for the pipeline's, before the
+  ExecutionStarted event, shared with every other request the server handles).
 - A backend's list of regions comes from botocore's endpoint data instead of loading the
   service's whole API model (0.1-0.3 s for each service's first request).
 - botocore's data files are parsed once per process instead of once per session: every
@@ -79,6 +82,7 @@ def install(invoker: LambdaInvoker) -> None:
         _create_cloudformation_state_machines_where_they_execute()
         _see_callbacks_that_beat_the_heartbeat_wait()
         _reuse_interpreter_clients()
+        _parse_each_definition_once()
         _list_regions_without_service_models()
         _route_requests_from_memory()
         _quiet_logs()
@@ -242,6 +246,27 @@ def _reuse_interpreter_clients() -> None:
         "state_task_service_aws_sdk",
     ):
         importlib.import_module(name).boto_client_for = boto_client_for
+
+
+def _parse_each_definition_once() -> None:
+    import copy
+
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    parse_definition = ExecutionWorker._get_evaluation_entrypoint
+    programs: dict[str, Any] = {}
+
+    def program_of_this_execution(self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        if definition not in programs:
+            programs[definition] = parse_definition(self)
+        try:
+            # A deep copy per execution: no state can leak from one execution into another.
+            return copy.deepcopy(programs[definition])
+        except Exception:  # a component that cannot be copied: parse, as moto does
+            return parse_definition(self)
+
+    ExecutionWorker._get_evaluation_entrypoint = program_of_this_execution
 
 
 def _list_regions_without_service_models() -> None:
