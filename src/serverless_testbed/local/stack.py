@@ -12,6 +12,7 @@ poller, the local HTTP API, and a Redis-protocol server.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
@@ -105,11 +106,21 @@ class EmbeddedStack:
         self.close()
 
     def start(self) -> EmbeddedStack:
+        # Start-up loads what lives as long as the stack (moto's and botocore's models, the
+        # interpreter): collecting while it grows costs ~60 ms and frees almost nothing, and
+        # frozen afterwards a full collection no longer walks it (40-75 ms pauses in the
+        # middle of a run before).
+        collecting = gc.isenabled()
+        gc.disable()
         try:
             self._start()
         except BaseException:
             self.close()
             raise
+        finally:
+            if collecting:
+                gc.enable()
+        gc.freeze()
         return self
 
     def _start(self) -> None:
