@@ -32,7 +32,8 @@ shared/docs/local-emulation-facts.md and the README's "Embedded stack" section):
   imports normally the first time anything asks for it.
 - The server's request routing remembers which backend serves a host: moto lists its own
   package directory (about 200 stat calls) and tries hundreds of URL patterns on every
-  request, under one global lock.
+  request, under one global lock. Each response class's list of action methods is read
+  once, not with ``inspect.getmembers`` on every request (~0.3 ms each).
 
 The patches are process-wide, as moto's backends are: one embedded stack per process.
 """
@@ -299,6 +300,13 @@ def _route_requests_from_memory() -> None:
         return known[host]
 
     DomainDispatcherApplication.get_backend_for_host = get_backend_for_host
+
+    import moto.core.responses
+
+    method_names = moto.core.responses.method_names_from_class
+    moto.core.responses.method_names_from_class = cache(  # classes do not change while serving
+        lambda response_class: frozenset(method_names(response_class))
+    )
 
 
 def _quiet_logs() -> None:
