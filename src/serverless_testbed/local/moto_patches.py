@@ -125,26 +125,9 @@ def _share_botocore_data_between_sessions() -> None:
 
 
 def _import_batch_utils_without_batch_models() -> None:
-    import importlib
-    import importlib.util
-    import sys
-    import types
+    from serverless_testbed.local.leaf_import import import_leaf
 
-    if "moto.batch" in sys.modules or "moto.batch.utils" in sys.modules:
-        return
-    spec = importlib.util.find_spec("moto.batch")
-    if spec is None or spec.submodule_search_locations is None:
-        return
-    # A bare package object lets the leaf modules load without running the package's
-    # __init__; it is removed again, so a later ``import moto.batch`` is a normal import.
-    package = types.ModuleType("moto.batch")
-    package.__path__ = list(spec.submodule_search_locations)
-    package.__spec__ = spec
-    sys.modules["moto.batch"] = package
-    try:
-        importlib.import_module("moto.batch.utils")
-    finally:
-        del sys.modules["moto.batch"]
+    import_leaf("moto.batch", "utils")
 
 
 def _route_lambda_invoke() -> None:
