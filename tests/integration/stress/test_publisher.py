@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +33,6 @@ TRAFFIC = [
     ],
 ]
 TOTALS = {"0": 4000, "1.0": 150, "1.1": 200}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    with RedisServer() as running:
-        yield running
-
-
-@pytest.fixture
-def client(server: RedisServer) -> Iterator[redis.Redis]:
-    connection = redis.Redis.from_url(server.url)
-    connection.flushall()
-    yield connection
-    connection.close()
 
 
 @pytest.fixture
