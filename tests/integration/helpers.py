@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from botocore.credentials import Credentials
 
-from serverless_testbed.targets.signed_http import signed_post
+from serverless_testbed.targets.signed_http import post, signed_post
 
 T = TypeVar("T")
 # The local stacks take any signed request (as moto, they check no signature).
@@ -28,15 +26,9 @@ def http_post(
         status, raw = signed_post(
             url, data, credentials=LOCAL_CREDENTIALS, region=region, timeout_s=timeout_s
         )
-        return status, _parse(raw)
-    request = urllib.request.Request(
-        url, data=data, method="POST", headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.status, _parse(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, _parse(error.read())
+    else:
+        status, raw = post(url, data, timeout_s=timeout_s)
+    return status, _parse(raw)
 
 
 def _parse(raw: bytes) -> dict[str, Any]:

@@ -121,12 +121,13 @@ class LocalApiGateway:
             _reply(request, HTTPStatus.NOT_FOUND, {"message": "Not Found"})
             return
         api, route, function = found
+        signed = route in api.signed_routes
         access_key = _sigv4_access_key(request.headers.get("Authorization", ""))
-        if route in api.signed_routes and access_key is None:
+        if signed and access_key is None:
             _reply(request, HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
             return
         event = _proxy_event(request, api, route[1], path, query, body)
-        if route in api.signed_routes:
+        if signed:
             event["requestContext"]["authorizer"] = {
                 "iam": {"accessKey": access_key, "accountId": ACCOUNT_ID}
             }

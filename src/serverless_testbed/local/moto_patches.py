@@ -116,12 +116,18 @@ def _share_botocore_data_between_sessions() -> None:
 
     import moto.core.utils
 
-    shared_loader = botocore.loaders.create_loader()
-
     def load_service_model(service_name: str, model_name: str) -> Any:
-        return shared_loader.load_service_model(service_name, model_name)
+        return _shared_loader().load_service_model(service_name, model_name)
 
     moto.core.utils._load_service_model = load_service_model
+
+
+@cache
+def _shared_loader() -> Any:
+    """One botocore loader for what moto's server reads itself (models, endpoint data)."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
 
 
 def _import_batch_utils_without_batch_models() -> None:
@@ -254,12 +260,11 @@ def _parse_each_definition_once() -> None:
 
 
 def _list_regions_without_service_models() -> None:
-    import botocore.loaders
     from moto.core.base_backend import AccountSpecificBackend
 
     @cache
     def every_region() -> tuple[str, ...]:
-        endpoints = botocore.loaders.create_loader().load_data("endpoints")
+        endpoints = _shared_loader().load_data("endpoints")
         return tuple(region for p in endpoints["partitions"] for region in p["regions"])
 
     # A superset of each service's regions: moto only uses the list to accept region names.

@@ -15,6 +15,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
 SERVICE = "execute-api"
+JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def signed_post(
@@ -25,18 +26,21 @@ def signed_post(
     region: str,
     timeout_s: float,
 ) -> tuple[int, bytes]:
-    """POST ``data`` (JSON) signed for ``execute-api``; (HTTP status, response body).
+    """POST ``data`` (JSON) signed for ``execute-api``; (HTTP status, response body)."""
+    request = AWSRequest(method="POST", url=url, data=data, headers=JSON_HEADERS)
+    SigV4Auth(credentials, SERVICE, region).add_auth(request)
+    return post(url, data, headers=dict(request.headers.items()), timeout_s=timeout_s)
+
+
+def post(
+    url: str, data: bytes, *, headers: dict[str, str] = JSON_HEADERS, timeout_s: float
+) -> tuple[int, bytes]:
+    """POST ``data`` as it is; (HTTP status, response body).
 
     An HTTP error status is returned, not raised; a connection failure raises ``OSError``."""
-    request = AWSRequest(
-        method="POST", url=url, data=data, headers={"Content-Type": "application/json"}
-    )
-    SigV4Auth(credentials, SERVICE, region).add_auth(request)
-    prepared = urllib.request.Request(
-        url, data=data, method="POST", headers=dict(request.headers.items())
-    )
+    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(prepared, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
