@@ -27,7 +27,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
-from serverless_testbed.local.lambda_runtime import FunctionConfig, LambdaRuntime
+from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig, LambdaRuntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the handler modules beside this file
 import lambda_bench_handlers

@@ -32,7 +32,7 @@ from typing import Any
 from botocore.credentials import Credentials
 
 from serverless_testbed.pipeline.contract import STAGE_TIMESTAMPS
-from serverless_testbed.targets.signed_http import signed_post
+from serverless_testbed.signed_http import signed_post
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +163,7 @@ def main() -> int:
     parser.add_argument("--json", help="write the raw figures to this file")
     args = parser.parse_args()
 
-    from serverless_testbed.local.stack import EmbeddedStack
+    from serverless_testbed.embedded.stack import EmbeddedStack
 
     first_start = time_to_ready(cold_cache=True)
     time_to_ready(cold_cache=False)  # warms this machine's translation cache

@@ -26,7 +26,7 @@ from typing import Any
 import redis
 from rich.console import Console
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.protocol import SLOT_MS
 from serverless_testbed.stress.publish_report import progress_bar, queue_backlog
 from serverless_testbed.stress.publisher import SlotPublisher

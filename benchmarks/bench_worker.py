@@ -37,7 +37,7 @@ from typing import Any
 import redis
 from rich.console import Console
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.expand import Expander
 from serverless_testbed.stress.protocol import Descriptor, queue_key, tasks_key
 from serverless_testbed.stress.traffic import Config, TaskSpec

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from botocore.credentials import Credentials
 
-from serverless_testbed.targets.signed_http import post, signed_post
+from serverless_testbed.signed_http import post, signed_post
 
 T = TypeVar("T")
 # The local stacks take any signed request (as moto, they check no signature).

@@ -13,7 +13,7 @@ import os
 import pytest
 
 from serverless_testbed.errors import UsageError
-from serverless_testbed.targets import Deployment
+from serverless_testbed.deployment import Deployment
 
 SKIP_REASON = (
     "remote tests need a deployed stack: set RUN_REMOTE_TESTS=1 (plus STACK_NAME or a "

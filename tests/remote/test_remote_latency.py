@@ -9,7 +9,7 @@ import pytest
 
 from serverless_testbed.latency import report, runner
 from serverless_testbed.latency.stages import STAGE_NAMES, STAGES, Breakdown, breakdown
-from serverless_testbed.targets import Deployment
+from serverless_testbed.deployment import Deployment
 
 pytestmark = pytest.mark.remote
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from serverless_testbed.targets.deployment import STACK_OUTPUTS
+from serverless_testbed.deployment import STACK_OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import serverless_testbed
+from serverless_testbed.emulation import provision
 from serverless_testbed.errors import UsageError
-from serverless_testbed.local import provision
 
 PACKAGE_DIR = Path(serverless_testbed.__file__).resolve().parent
 LAMBDA_PYTHON_VERSION = "3.11"  # template.yaml's Runtime: python3.11

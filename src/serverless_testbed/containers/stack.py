@@ -31,23 +31,28 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 
 from serverless_testbed.containers import packaging
+from serverless_testbed.deployment import Deployment, discover_deployment
+from serverless_testbed.emulation.defaults import (
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+)
+from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi
+from serverless_testbed.emulation.invoke import Invoked
+from serverless_testbed.emulation.provision import TranslatedStack, create_stack
+from serverless_testbed.emulation.stack import EmulatedStack
 from serverless_testbed.errors import UsageError
-from serverless_testbed.local.api_gateway import LocalApiGateway, MountedApi
-from serverless_testbed.local.provision import TranslatedStack, create_stack
-from serverless_testbed.local.stack import DEFAULT_STACK_NAME, DUMMY_CREDENTIALS, find_template
-from serverless_testbed.targets import Deployment, discover_deployment
 
-DEFAULT_REGION = "us-east-1"
 STACK_CREATE_TIMEOUT_S = 600.0  # LocalStack pulls the Lambda runtime image on first use
 # Longer than the api function's Timeout (30 s in template.yaml), no retried invokes.
 INVOKE_CONFIG = Config(read_timeout=90, connect_timeout=10, retries={"max_attempts": 0})
 
 
-class ContainersStack:
+class ContainersStack(EmulatedStack):
+    target = "containers"
+
     def __init__(
         self,
         *,
@@ -68,42 +73,21 @@ class ContainersStack:
                 "with_stepfunctions_local starts Step Functions Local next to the LocalStack "
                 "this stack starts; with aws_url, run it yourself (docker-compose.yml has it)"
             )
-        self.stack_name = stack_name
-        self.region = region
-        self.template = find_template(template)
-        self.parameters = dict(parameters or {})
+        super().__init__(
+            stack_name=stack_name, region=region, template=template, parameters=parameters
+        )
         self._with_redis = with_redis
         self._with_stepfunctions_local = with_stepfunctions_local
         self._aws_url = aws_url
         self._redis_url = redis_url
         self._requirements = requirements
-        self.urls: dict[str, str] = {}
-        self._deployments: dict[str, Deployment] = {}
         self._network: Any = None
-        self._containers: list[Any] = []
         self._gateway: LocalApiGateway | None = None
-        self._session: boto3.Session | None = None
-        self._clients: dict[str, Any] = {}
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self._code: packaging.CodeArchive | None = None
         self._code_bucket = f"testbed-lambda-code-{uuid.uuid4().hex[:12]}"
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> ContainersStack:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def start(self) -> ContainersStack:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
     def _start(self) -> None:
         if self._aws_url:
             self.urls["aws"] = self._aws_url
@@ -116,14 +100,11 @@ class ContainersStack:
             from serverless_testbed.containers.services import RedisContainer
 
             self.urls["redis"] = self._run(RedisContainer(self._shared_network())).url()
-        self._session = boto3.Session(
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=self.region,
-        )
+        self._dummy_session()
         self.client("lambda")  # made before the gateway's threads share it
-        self._gateway = LocalApiGateway(self._invoke)
+        self._gateway = LocalApiGateway(self.invoke)
         self._gateway.start()
+        self._parts.callback(self._gateway.stop)
         self.deploy(self.stack_name, self.parameters)
         self.urls["api"] = self.deployment.api_url
 
@@ -143,35 +124,22 @@ class ContainersStack:
             from testcontainers.core.network import Network
 
             self._network = Network().create()
+            # A Lambda container that LocalStack left behind may still use the network.
+            self._parts.callback(_quietly, self._network.remove)
         return self._network
 
     def _run(self, container: Any) -> Any:
-        self._containers.append(container)
+        # Registered before it starts: a container that fails half-way is stopped too.
+        self._parts.callback(_quietly, container.stop)
         return container.start()
 
     def close(self) -> None:
-        if self._gateway is not None:
-            self._gateway.stop()
-        for container in reversed(self._containers):
-            try:
-                container.stop()
-            except Exception:  # closing goes on: every container gets its chance to stop
-                continue
-        if self._network is not None:
-            # A Lambda container that LocalStack left behind may still use the network.
-            with contextlib.suppress(Exception):
-                self._network.remove()
-        if self._workdir is not None:
-            self._workdir.cleanup()
-        self._gateway = self._network = self._workdir = self._code = None
-        self._containers = []
-        self._clients = {}
+        try:
+            super().close()
+        finally:
+            self._gateway = self._network = self._workdir = self._code = None
 
     # -- what users and tests use --------------------------------------------------------
-    @property
-    def deployment(self) -> Deployment:
-        return self._deployments[self.stack_name]
-
     def client(self, service: str) -> Any:
         """A boto3 client of the stack's AWS endpoint (one per service)."""
         assert self._session is not None, "start the stack first"
@@ -181,16 +149,6 @@ class ContainersStack:
                 service, endpoint_url=self.urls["aws"], config=config
             )
         return self._clients[service]
-
-    def client_environment(self) -> dict[str, str]:
-        """Environment for boto3 clients to use this stack. No AWS_ENDPOINT_URL_SFN: the
-        pipeline's state machine is in LocalStack, not in Step Functions Local."""
-        return {
-            "AWS_ENDPOINT_URL": self.urls["aws"],
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_REGION": self.region,
-            **DUMMY_CREDENTIALS,
-        }
 
     def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:
         """Deploy template.yaml under ``stack_name`` through LocalStack's CloudFormation."""
@@ -221,6 +179,7 @@ class ContainersStack:
     def _uploaded_code(self) -> packaging.CodeArchive:
         if self._code is None:
             self._workdir = tempfile.TemporaryDirectory(prefix="testbed-containers-")
+            self._parts.callback(self._workdir.cleanup)
             code = packaging.build_lambda_zip(
                 Path(self._workdir.name) / "lambda.zip",
                 self._requirements or packaging.requirements_for(self.template),
@@ -242,7 +201,13 @@ class ContainersStack:
         for api in translated.apis:
             self._gateway.mount(MountedApi.of(stack_name, api, physical))
 
-    def _invoke(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
-        """The local API gateway's integration: Lambda Invoke on LocalStack."""
-        response = self.client("lambda").invoke(FunctionName=function_name, Payload=payload)
-        return response["Payload"].read(), response.get("FunctionError")
+    def invoke(self, function_name_or_arn: str, payload: bytes) -> Invoked:
+        """Lambda Invoke on LocalStack (also the local HTTP API's integration)."""
+        response = self.client("lambda").invoke(FunctionName=function_name_or_arn, Payload=payload)
+        return Invoked(response["Payload"].read(), response.get("FunctionError"))
+
+
+def _quietly(stop: Any) -> None:
+    """Stop one part; closing goes on whatever it raises, so every part gets its chance."""
+    with contextlib.suppress(Exception):
+        stop()

@@ -15,7 +15,7 @@ from typing import Any
 
 from serverless_testbed.errors import RunFailed, UsageError
 from serverless_testbed.pipeline import contract
-from serverless_testbed.targets import TARGETS, Deployment
+from serverless_testbed.targets import TARGETS, TargetOptions, open_deployment
 
 DEFAULT_REPEAT = 10
 
@@ -65,7 +65,10 @@ def run_command(args: argparse.Namespace) -> int:
     from serverless_testbed.latency.stages import breakdown
 
     payload = validate(args)
-    with open_target(args) as deployment, progress_bar(args.repeat) as advance:
+    with (
+        open_deployment(args.target, target_options(args)) as deployment,
+        progress_bar(args.repeat) as advance,
+    ):
         try:
             observations = runner.run(
                 deployment,
@@ -119,8 +122,6 @@ def validate(args: argparse.Namespace) -> Any:
         raise UsageError(f"--concurrency must be at least 1 (got {args.concurrency})")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be positive (got {args.timeout})")
-    if args.target != "aws" and (args.profile or args.endpoint_url):
-        raise UsageError("--profile and --endpoint-url apply only to --target aws")
     for option, path in (("--result-file", args.result_file), ("--json", args.json_file)):
         if path is not None and not path.parent.is_dir():
             raise UsageError(f"{option} {path}: directory {path.parent} does not exist")
@@ -137,67 +138,11 @@ def validate(args: argparse.Namespace) -> Any:
         raise UsageError(f"--payload is not valid JSON: {error}") from None
 
 
-@contextmanager
-def open_target(args: argparse.Namespace) -> Iterator[Deployment]:
-    if args.target == "embedded":
-        with embedded_deployment(args) as deployment:
-            yield deployment
-    elif args.target == "containers":
-        with containers_deployment(args) as deployment:
-            yield deployment
-    else:
-        yield aws_target_deployment(args)
-
-
-@contextmanager
-def embedded_deployment(args: argparse.Namespace) -> Iterator[Deployment]:
-    from serverless_testbed.local.stack import DEFAULT_REGION, EmbeddedStack
-
-    with EmbeddedStack(region=args.region or DEFAULT_REGION, with_redis=False) as stack:
-        yield stack_deployment(stack, args.stack_name)
-
-
-@contextmanager
-def containers_deployment(args: argparse.Namespace) -> Iterator[Deployment]:
-    try:
-        from serverless_testbed import containers
-
-        available, reason = containers.docker_engine_status()
-        stack_class = containers.ContainersStack
-    except (ImportError, AttributeError) as error:
-        raise UsageError(f"the containers target is not available here ({error})") from None
-    if not available:
-        raise UsageError(f"the containers target needs a Docker engine: {reason}")
-    with stack_class() as stack:
-        yield stack_deployment(stack, args.stack_name)
-
-
-def stack_deployment(stack: Any, stack_name: str | None) -> Deployment:
-    """The stack's own deployment, or another stack found by its CloudFormation outputs."""
-    if stack_name is None or stack_name == stack.deployment.stack_name:
-        return stack.deployment
-    from serverless_testbed.targets import discover_deployment
-
-    own = stack.deployment
-    return discover_deployment(
-        stack_name, target=own.target, session=own.session, endpoint_url=own.endpoint_url
-    )
-
-
-def aws_target_deployment(args: argparse.Namespace) -> Deployment:
-    from serverless_testbed.targets.aws import aws_deployment, configured_endpoints
-
-    ignored = configured_endpoints(os.environ)
-    if ignored and not args.endpoint_url:
-        print(
-            f"testbed latency: note: ignoring {', '.join(sorted(ignored))} for --target aws "
-            "(pass --endpoint-url to use an endpoint)",
-            file=sys.stderr,
-        )
-    return aws_deployment(
+def target_options(args: argparse.Namespace) -> TargetOptions:
+    return TargetOptions(
+        region=args.region,
         stack_name=args.stack_name,
         stage=args.stage,
-        region=args.region,
         profile=args.profile,
         endpoint_url=args.endpoint_url,
     )

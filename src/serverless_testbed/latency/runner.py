@@ -15,9 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from serverless_testbed.deployment import Deployment
 from serverless_testbed.latency.stages import HISTORY_EVENTS, Observation
-from serverless_testbed.targets import Deployment
-from serverless_testbed.targets.signed_http import signed_post
+from serverless_testbed.signed_http import signed_post
 
 DEFAULT_TIMEOUT_S = 60.0
 

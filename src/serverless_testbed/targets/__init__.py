@@ -1,21 +1,27 @@
-"""The target layer: the only code that knows where the pipeline runs (embedded, containers, aws).
+"""The target layer: the only code that chooses and opens a target (embedded, containers, aws).
 
-Everything above it receives a :class:`Deployment` and asks it for clients.
+Commands and the pytest plugin call :func:`open_stack` (or :func:`open_deployment`) and get a
+:class:`Stack`; everything they run receives a :class:`Deployment` and asks it for clients.
+The engines behind it (``embedded``, ``containers``, the aws stack in ``targets.aws``) are
+imported only when chosen.
 """
 
-from serverless_testbed.targets.deployment import (
-    STACK_OUTPUTS,
-    Deployment,
-    deployment_from_outputs,
-    discover_deployment,
+from serverless_testbed.deployment import Deployment
+from serverless_testbed.targets.open import (
+    TargetOptions,
+    named_deployment,
+    open_deployment,
+    open_stack,
 )
-
-TARGETS = ("embedded", "containers", "aws")
+from serverless_testbed.targets.stack import TARGETS, Stack, Target
 
 __all__ = [
-    "STACK_OUTPUTS",
     "TARGETS",
     "Deployment",
-    "deployment_from_outputs",
-    "discover_deployment",
+    "Stack",
+    "Target",
+    "TargetOptions",
+    "named_deployment",
+    "open_deployment",
+    "open_stack",
 ]

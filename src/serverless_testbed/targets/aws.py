@@ -9,16 +9,21 @@ environment. A shell left pointing at an emulator would silently send an "aws" r
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Self
 
 import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from serverless_testbed.deployment import Deployment, discover_deployment
 from serverless_testbed.errors import UsageError
-from serverless_testbed.targets.deployment import Deployment, discover_deployment
 from serverless_testbed.targets.samconfig import SAMCONFIG, read_deploy_config, resolve_stack_name
+
+if TYPE_CHECKING:
+    from serverless_testbed.targets.open import TargetOptions
 
 ENDPOINT_ENV_PREFIX = "AWS_ENDPOINT_URL"
 
@@ -80,3 +85,55 @@ def aws_deployment(
         endpoint_url=endpoint_url,
         client_config=client_config,
     )
+
+
+class AwsStack:
+    """A stack `sam deploy` made: found, not started, so there is nothing to stop."""
+
+    def __init__(self, deployment: Deployment) -> None:
+        self._deployment = deployment
+        self.stack_name = deployment.stack_name
+        self.region = deployment.region
+        self.urls = {"api": deployment.api_url}
+
+    @classmethod
+    def find(cls, options: TargetOptions) -> AwsStack:
+        ignored = configured_endpoints(os.environ)
+        if ignored and not options.endpoint_url:
+            print(
+                f"testbed: note: ignoring {', '.join(sorted(ignored))} for --target aws "
+                "(pass --endpoint-url to use an endpoint)",
+                file=sys.stderr,
+            )
+        return cls(
+            aws_deployment(
+                stack_name=options.stack_name,
+                stage=options.stage,
+                region=options.region,
+                profile=options.profile,
+                endpoint_url=options.endpoint_url,
+            )
+        )
+
+    @property
+    def deployment(self) -> Deployment:
+        return self._deployment
+
+    def client(self, service: str) -> Any:
+        return self._deployment.client(service)
+
+    def client_environment(self) -> dict[str, str]:
+        """Region only: credentials and profile stay with boto3's own chain."""
+        return {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+
+    def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:
+        raise UsageError("on --target aws, deploy with `sam deploy` (see the README)")
+
+    def close(self) -> None:
+        return None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -8,11 +8,14 @@ then ask for ``pipeline_stack`` (whichever ``--target`` says) or ``embedded_stac
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 import pytest
 
-from serverless_testbed.targets import TARGETS
+from serverless_testbed.targets import TARGETS, Stack, Target, TargetOptions, open_stack
+
+if TYPE_CHECKING:
+    from serverless_testbed.embedded.stack import EmbeddedStack
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -26,33 +29,32 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 @pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> str:
+def target(request: pytest.FixtureRequest) -> Target:
     return request.config.getoption("--target")
 
 
 @pytest.fixture(scope="session")
-def embedded_stack(target: str) -> Iterator[Any]:
+def embedded_stack(target: Target) -> Iterator[EmbeddedStack]:
     """The embedded stack, started once per test session (only on --target embedded)."""
     if target != "embedded":
         pytest.skip(f"needs the embedded stack's internals (running with --target {target})")
-    from serverless_testbed.local.stack import EmbeddedStack
-
-    with EmbeddedStack(idle_timeout_s=600) as stack:
-        yield stack
+    options = TargetOptions(with_redis=True, embedded={"idle_timeout_s": 600})
+    with open_stack("embedded", options) as stack:
+        yield cast("EmbeddedStack", stack)
 
 
 @pytest.fixture(scope="session")
-def pipeline_stack(target: str, request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The stack of the chosen target: anything with .deployment and .client_environment()."""
+def pipeline_stack(target: Target, request: pytest.FixtureRequest) -> Iterator[Stack]:
+    """The stack of the chosen target (see ``serverless_testbed.targets.Stack``)."""
     if target == "embedded":
         yield request.getfixturevalue("embedded_stack")
     elif target == "containers":
-        from serverless_testbed import containers
+        from serverless_testbed.containers.engine import docker_engine_status
 
-        available, reason = containers.docker_engine_status()
+        available, reason = docker_engine_status()
         if not available:
             pytest.skip(reason)
-        with containers.ContainersStack() as stack:
+        with open_stack("containers", TargetOptions(with_redis=True)) as stack:
             yield stack
     else:
         pytest.skip("the aws target runs only tests/remote (tox -e remote)")

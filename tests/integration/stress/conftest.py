@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from tests.integration.stress.worker_helpers import Workers
 
 

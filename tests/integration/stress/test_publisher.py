@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.protocol import (
     Descriptor,
     totals_key,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import redis
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.backends.redis import RedisBackend
 from serverless_testbed.stress.expand import Expander
 from serverless_testbed.stress.protocol import sign_control

@@ -10,7 +10,7 @@ import boto3
 import pytest
 import redis
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.backends.dynamodb import create_table
 from serverless_testbed.stress.expand import Expander
 from tests.integration.stress.worker_helpers import Workers, publish, specs, summed_totals

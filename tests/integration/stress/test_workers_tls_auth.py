@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.protocol import Descriptor, queue_key, tasks_key
 from serverless_testbed.stress.traffic import TaskSpec
 from tests.integration.helpers import wait_until

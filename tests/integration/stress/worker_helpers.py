@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.traffic import TaskSpec
 
 SECRET = "integration-worker-secret"

@@ -14,8 +14,8 @@ import pytest
 from moto import mock_aws
 
 from serverless_testbed.containers import packaging
+from serverless_testbed.deployment import STACK_OUTPUTS
 from serverless_testbed.errors import UsageError
-from serverless_testbed.targets.deployment import STACK_OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"

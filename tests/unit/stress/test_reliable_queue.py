@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from serverless_testbed.local.redis_server import RedisServer
+from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.reliable_queue import ReliableQueue, consumer_inflight_key
 
 

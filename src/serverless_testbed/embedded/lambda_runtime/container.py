@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
 from typing import Any, NoReturn
 
-from serverless_testbed.local.lambda_protocol import pack, unpack
+from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
 
 Handler = Callable[[Any, Any], Any]
 

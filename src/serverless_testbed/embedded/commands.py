@@ -67,7 +67,7 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    from serverless_testbed.local.stack import EmbeddedStack
+    from serverless_testbed.embedded.stack import EmbeddedStack
 
     started = time.perf_counter()
     stack = EmbeddedStack(

@@ -191,7 +191,7 @@ def main(argv: Sequence[str]) -> NoReturn:
             importlib.import_module(module)
         except Exception as error:  # a missing optional preload only costs speed
             print(f"lambda zygote: cannot preload {module}: {error}", file=sys.stderr)
-    from serverless_testbed.local import lambda_container
+    from serverless_testbed.embedded.lambda_runtime import container as lambda_container
 
     if settings["boto3_services"] and "boto3" in sys.modules:
         try:
@@ -278,7 +278,7 @@ class ZygoteProcess:
             os.dup2(log_w, 1)
             os.dup2(log_w, 2)
             os.close(log_w)
-            from serverless_testbed.local import lambda_container
+            from serverless_testbed.embedded.lambda_runtime import container as lambda_container
 
             lambda_container.serve(Connection(channel.detach()), init)
         except BaseException:

@@ -16,15 +16,13 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-# (function name, event bytes) -> (response payload bytes, function error or None)
-Invoke = Callable[[str, bytes], tuple[bytes, str | None]]
+from serverless_testbed.emulation.invoke import Invoke
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
 ACCOUNT_ID = "123456789012"
@@ -131,7 +129,8 @@ class LocalApiGateway:
             event["requestContext"]["authorizer"] = {
                 "iam": {"accessKey": access_key, "accountId": ACCOUNT_ID}
             }
-        payload, function_error = self._invoke(function, json.dumps(event).encode())
+        outcome = self._invoke(function, json.dumps(event).encode())
+        payload, function_error = outcome.payload, outcome.function_error
         if function_error:
             _reply(request, HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"})
             return

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from serverless_testbed.local.leaf_import import import_leaf
+from serverless_testbed.embedded.moto.leaf_import import import_leaf
 
 PACKAGE = "leaf_import_sample"
 

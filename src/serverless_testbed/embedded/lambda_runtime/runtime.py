@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from serverless_testbed.local import lambda_container
-from serverless_testbed.local.lambda_protocol import pack, unpack
-from serverless_testbed.local.lambda_zygote import Spawned, Zygote, ZygoteGone
+from serverless_testbed.embedded.lambda_runtime import container as lambda_container
+from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
+from serverless_testbed.embedded.lambda_runtime.zygote import Spawned, Zygote, ZygoteGone
 
 LogSink = Callable[[str, str], None]  # (function name, log line)
 

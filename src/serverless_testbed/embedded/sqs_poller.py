@@ -21,9 +21,11 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
+
+from serverless_testbed.emulation.invoke import Invoke, InvokeOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -43,14 +45,6 @@ RECORD_ATTRIBUTES = (  # the system attributes Lambda puts into a record
     "AWSTraceHeader",
     "DeadLetterQueueSourceArn",
 )
-
-
-class InvokeResultLike(Protocol):
-    payload: bytes
-    function_error: str | None
-
-
-Invoke = Callable[[str, bytes], InvokeResultLike]  # (function ARN, event) -> result
 
 
 @dataclass(frozen=True)
@@ -322,7 +316,7 @@ class EventSourcePoller:
 
     @staticmethod
     def _succeeded(
-        messages: list[dict[str, Any]], result: InvokeResultLike, settings: MappingSettings
+        messages: list[dict[str, Any]], result: InvokeOutcome, settings: MappingSettings
     ) -> list[dict[str, Any]]:
         """The messages to delete after an invoke, by Lambda's rules."""
         if result.function_error is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from serverless_testbed.local.lambda_runtime import (
+from serverless_testbed.embedded.lambda_runtime.runtime import (
     FunctionConfig,
     FunctionNotFoundError,
     InvokeResult,
@@ -19,7 +19,7 @@ from serverless_testbed.local.lambda_runtime import (
 )
 from tests.integration.helpers import wait_until
 
-HANDLERS = "tests.integration.local.fixtures_handlers"
+HANDLERS = "tests.integration.embedded.fixtures_handlers"
 BASE_ENVIRONMENT = {
     "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
     "AWS_REGION": "us-east-1",

@@ -23,43 +23,26 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
-import boto3
+from serverless_testbed.deployment import Deployment, deployment_from_outputs
+from serverless_testbed.embedded import direct_deploy
+from serverless_testbed.embedded.moto import patches as moto_patches
+from serverless_testbed.emulation import provision
+from serverless_testbed.emulation.defaults import (
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+)
+from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi
+from serverless_testbed.emulation.invoke import InvokeOutcome
+from serverless_testbed.emulation.stack import EmulatedStack
 
-from serverless_testbed.local import direct_deploy, moto_patches, provision
-from serverless_testbed.local.api_gateway import LocalApiGateway, MountedApi
-from serverless_testbed.targets import Deployment, deployment_from_outputs
-
-DEFAULT_STACK_NAME = "testbed"
 LOG_LINES_KEPT = 2000  # per function
-DEFAULT_REGION = "us-east-1"
-# Dummy credentials: the emulator accepts any; these keep boto3 from looking for real ones.
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
 
 
-def find_template(explicit: str | Path | None = None) -> Path:
-    """template.yaml: the explicit path, else ./template.yaml, else the installed copy."""
-    import sys
+class EmbeddedStack(EmulatedStack):
+    target = "embedded"
 
-    from serverless_testbed.errors import UsageError
-
-    candidates = (
-        [Path(explicit)]
-        if explicit
-        else [
-            Path.cwd() / "template.yaml",
-            Path(__file__).resolve().parents[3] / "template.yaml",  # a source checkout
-            Path(sys.prefix) / "share" / "serverless-testbed" / "template.yaml",
-        ]
-    )
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise UsageError(f"template.yaml not found (looked in {', '.join(map(str, candidates))})")
-
-
-class EmbeddedStack:
     def __init__(
         self,
         *,
@@ -74,10 +57,9 @@ class EmbeddedStack:
         idle_timeout_s: float = 300.0,
         log_sink: Any = None,
     ) -> None:
-        self.stack_name = stack_name
-        self.region = region
-        self.template = find_template(template)
-        self.parameters = dict(parameters or {})
+        super().__init__(
+            stack_name=stack_name, region=region, template=template, parameters=parameters
+        )
         self._with_redis = with_redis
         self._aws_port = aws_port
         self._api_port = api_port
@@ -87,25 +69,14 @@ class EmbeddedStack:
         self._log_sink = log_sink
         self._functions_registered: dict[str, Any] = {}
         self._register_lock = threading.Lock()
-        self._deployments: dict[str, Deployment] = {}
-        self._clients: dict[str, Any] = {}
-        self.urls: dict[str, str] = {}
         self._moto: Any = None
         self._runtime: Any = None
         self._gateway: LocalApiGateway | None = None
         self._poller: Any = None
         self._redis: Any = None
-        self._session: boto3.Session | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
-    def __enter__(self) -> EmbeddedStack:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def start(self) -> EmbeddedStack:
+    def start(self) -> Self:
         # Start-up loads what lives as long as the stack (moto's and botocore's models, the
         # interpreter): collecting while it grows costs ~60 ms and frees almost nothing, and
         # frozen afterwards a full collection no longer walks it (40-75 ms pauses in the
@@ -113,10 +84,7 @@ class EmbeddedStack:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
+            super().start()
         finally:
             if collecting:
                 gc.enable()
@@ -124,73 +92,68 @@ class EmbeddedStack:
         return self
 
     def _start(self) -> None:
-        from serverless_testbed.local.lambda_runtime import LambdaRuntime
-        from serverless_testbed.local.moto_server import MotoServer
-        from serverless_testbed.local.sqs_poller import EventSourcePoller
+        from serverless_testbed.embedded.lambda_runtime.runtime import LambdaRuntime
+        from serverless_testbed.embedded.moto.server import MotoServer
+        from serverless_testbed.embedded.sqs_poller import EventSourcePoller
 
-        moto_patches.install(self._invoke_moto_function)
+        # Every part registers its own stop as it starts; close() unwinds them in reverse.
+        parts = self._parts
+        moto_patches.install(self.invoke)
+        parts.callback(moto_patches.uninstall_invoker, self.invoke)
         with ThreadPoolExecutor(max_workers=1) as pool:
             redis_started: Future[Any] | None = (
                 pool.submit(self._start_redis) if self._with_redis else None
             )
-            self._moto = MotoServer(port=self._aws_port).start()
-            # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
-            os.environ["MOTO_PORT"] = str(self._moto.port)
-            self.urls["aws"] = self._moto.url
-            _post_json(
-                f"{self.urls['aws']}/moto-api/config",
-                {"stepfunctions": {"execute_state_machine": True}},
-            )
-            self._session = boto3.Session(
-                aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-                aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-                region_name=self.region,
-            )
-            self._runtime = LambdaRuntime(
-                self.client_environment(),
-                idle_timeout_s=self._idle_timeout_s,
-                log_sink=self._keep_log_line,
-            )
-            self._gateway = LocalApiGateway(self._invoke_by_name, port=self._api_port)
-            self._gateway.start()
-            self.deploy(self.stack_name, self.parameters, direct=True)
-            self.urls["api"] = self.deployment.api_url
-            self._poller = EventSourcePoller(
-                lambda_client=self.client("lambda"),
-                sqs_client=self.client("sqs"),
-                invoke=self._invoke_for_poller,
-                region=self.region,
-            )
-            self._poller.start()
+            try:
+                self._moto = MotoServer(port=self._aws_port).start()
+                parts.callback(self._moto.stop)
+                # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
+                os.environ["MOTO_PORT"] = str(self._moto.port)
+                self.urls["aws"] = self._moto.url
+                _post_json(
+                    f"{self.urls['aws']}/moto-api/config",
+                    {"stepfunctions": {"execute_state_machine": True}},
+                )
+                self._dummy_session()
+                self._runtime = LambdaRuntime(
+                    self.client_environment(),
+                    idle_timeout_s=self._idle_timeout_s,
+                    log_sink=self._keep_log_line,
+                )
+                parts.callback(self._runtime.close)
+                self._gateway = LocalApiGateway(self.invoke, port=self._api_port)
+                self._gateway.start()
+                parts.callback(self._gateway.stop)
+                self.deploy(self.stack_name, self.parameters, direct=True)
+                self.urls["api"] = self.deployment.api_url
+                self._poller = EventSourcePoller(
+                    lambda_client=self.client("lambda"),
+                    sqs_client=self.client("sqs"),
+                    invoke=self.invoke,
+                    region=self.region,
+                )
+                self._poller.start()
+                parts.callback(self._poller.stop)
+            finally:
+                if redis_started is not None:
+                    # Registered even when another part failed, so a started server stops.
+                    parts.callback(_stop_started, redis_started)
             if redis_started is not None:
                 self._redis = redis_started.result()
                 self.urls["redis"] = self._redis.url
 
     def close(self) -> None:
-        for stop in (
-            lambda: self._poller and self._poller.stop(),
-            lambda: self._gateway and self._gateway.stop(),
-            lambda: self._runtime and self._runtime.close(),
-            lambda: moto_patches.uninstall_invoker(self._invoke_moto_function),
-            lambda: self._moto and self._moto.stop(),
-            lambda: self._redis and self._redis.stop(),
-        ):
-            try:
-                stop()
-            except Exception:  # closing must go on: every part gets its chance to stop
-                continue
-        self._poller = self._gateway = self._runtime = self._moto = self._redis = None
+        try:
+            super().close()
+        finally:
+            self._poller = self._gateway = self._runtime = self._moto = self._redis = None
 
     def _start_redis(self) -> Any:
-        from serverless_testbed.local.redis_server import RedisServer
+        from serverless_testbed.embedded.redis_server import RedisServer
 
         return RedisServer(port=self._redis_port).start()
 
     # -- what users and tests use --------------------------------------------------------
-    @property
-    def deployment(self) -> Deployment:
-        return self._deployments[self.stack_name]
-
     def client(self, service: str) -> Any:
         """A boto3 client of the emulator (one per service: creating one costs ~20 ms)."""
         assert self._session is not None, "start the stack first"
@@ -201,21 +164,12 @@ class EmbeddedStack:
                 )
             return self._clients[service]
 
-    def client_environment(self) -> dict[str, str]:
-        """Environment for boto3 clients (and Lambda containers) to use this stack."""
-        return {
-            "AWS_ENDPOINT_URL": self.urls["aws"],
-            "AWS_DEFAULT_REGION": self.region,
-            "AWS_REGION": self.region,
-            **DUMMY_CREDENTIALS,
-        }
-
     def deploy(
         self, stack_name: str, parameters: dict[str, str] | None = None, *, direct: bool = False
     ) -> Deployment:
         """Deploy template.yaml again under ``stack_name``, through the emulator's
         CloudFormation API (or, with ``direct``, straight through each service's API, which is
-        how the stack itself starts fast: see local/direct_deploy.py)."""
+        how the stack itself starts fast: see embedded/direct_deploy.py)."""
         assert self._gateway is not None, "start the stack first"
         parameters = dict(parameters or {})
         translated = provision.translate(
@@ -294,17 +248,12 @@ class EmbeddedStack:
     def runtime_snapshot(self) -> dict[str, Any]:
         return self._runtime.snapshot() if self._runtime else {}
 
-    # -- Lambda invocation paths ------------------------------------------------------------
-    def _invoke_moto_function(self, function: Any, payload: bytes) -> tuple[bytes, str | None]:
-        """moto's LambdaFunction -> the runtime (Invoke API and Step Functions' lambda:invoke)."""
-        result = self._runtime.invoke(self._register(function), payload)
-        return result.payload, result.function_error
-
-    def _invoke_by_name(self, function_name: str, payload: bytes) -> tuple[bytes, str | None]:
-        return self._invoke_moto_function(self._moto_function(function_name), payload)
-
-    def _invoke_for_poller(self, function_arn: str, payload: bytes) -> Any:
-        return self._runtime.invoke(self._register(self._moto_function(function_arn)), payload)
+    # -- Lambda invocation: the one path of the HTTP API, the poller and moto's Invoke -----
+    def invoke(self, function_name_or_arn: str, payload: bytes) -> InvokeOutcome:
+        """Run the function in the local runtime, as Lambda's RequestResponse Invoke."""
+        return self._runtime.invoke(
+            self._register(self._moto_function(function_name_or_arn)), payload
+        )
 
     def _moto_function(self, name_or_arn: str) -> Any:
         from moto.awslambda.utils import get_backend
@@ -314,7 +263,7 @@ class EmbeddedStack:
 
     def _register(self, function: Any) -> str:
         """Give the runtime the function's current configuration, as moto holds it."""
-        from serverless_testbed.local.lambda_runtime import FunctionConfig
+        from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig
 
         config = FunctionConfig(
             name=function.function_name,
@@ -337,3 +286,9 @@ def _post_json(url: str, body: dict[str, Any]) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
+
+
+def _stop_started(started: Future[Any]) -> None:
+    """Stop what a background start produced, if it produced anything."""
+    if started.exception() is None:
+        started.result().stop()

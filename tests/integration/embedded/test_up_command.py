@@ -171,7 +171,7 @@ def test_a_malformed_parameter_is_refused_before_anything_starts() -> None:
 def test_a_second_stack_in_the_same_process_is_refused_and_the_first_keeps_working(
     embedded_stack: Any,
 ) -> None:
-    from serverless_testbed.local.stack import EmbeddedStack
+    from serverless_testbed.embedded.stack import EmbeddedStack
 
     with pytest.raises(UsageError, match="already running in this process"):
         EmbeddedStack(stack_name="second", with_redis=False).start()

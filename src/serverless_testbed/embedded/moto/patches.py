@@ -43,23 +43,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import cache
-from typing import Any, Protocol
+from typing import Any
 
+from serverless_testbed.emulation.invoke import Invoke
 from serverless_testbed.errors import UsageError
 
-
-class LambdaInvoker(Protocol):
-    def __call__(self, function: Any, payload: bytes) -> tuple[bytes, str | None]:
-        """Run moto's LambdaFunction ``function``; return (payload, function error or None)."""
-        ...
-
-
 _lock = threading.Lock()
-_invoker: LambdaInvoker | None = None
+_invoker: Invoke | None = None
 _installed = False
 
 
-def install(invoker: LambdaInvoker) -> None:
+def install(invoker: Invoke) -> None:
     """Apply every patch (idempotent) and route Lambda invokes to ``invoker``.
 
     One invoker per process: moto's backends are process-wide, so a second embedded stack in
@@ -90,7 +84,7 @@ def install(invoker: LambdaInvoker) -> None:
         _installed = True
 
 
-def uninstall_invoker(invoker: LambdaInvoker) -> None:
+def uninstall_invoker(invoker: Invoke) -> None:
     """Forget ``invoker`` (its stack stopped); invokes then fail as a Lambda service error."""
     global _invoker
     with _lock:
@@ -131,7 +125,7 @@ def _shared_loader() -> Any:
 
 
 def _import_batch_utils_without_batch_models() -> None:
-    from serverless_testbed.local.leaf_import import import_leaf
+    from serverless_testbed.embedded.moto.leaf_import import import_leaf
 
     import_leaf("moto.batch", "utils")
 
@@ -144,10 +138,10 @@ def _route_lambda_invoke() -> None:
         if invoker is None:
             raise RuntimeError("no local Lambda runtime is running in this process")
         payload = body.encode() if isinstance(body, str) else (body or b"{}")
-        result, function_error = invoker(self, payload)
-        if function_error:
-            response_headers["x-amz-function-error"] = function_error
-        return result
+        outcome = invoker(self.function_name, payload)
+        if outcome.function_error:
+            response_headers["x-amz-function-error"] = outcome.function_error
+        return outcome.payload
 
     LambdaFunction.invoke = invoke
 

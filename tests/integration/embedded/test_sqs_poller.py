@@ -23,12 +23,12 @@ from typing import Any
 import boto3
 import pytest
 
-from serverless_testbed.local.lambda_runtime import FunctionConfig, LambdaRuntime
-from serverless_testbed.local.sqs_poller import EventSourcePoller, batch_item_failures
+from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig, LambdaRuntime
+from serverless_testbed.embedded.sqs_poller import EventSourcePoller, batch_item_failures
 from tests.integration.helpers import wait_until
 
 REGION = "us-east-1"
-HANDLER = "tests.integration.local.fixtures_handlers.sqs_batches.record_batch"
+HANDLER = "tests.integration.embedded.fixtures_handlers.sqs_batches.record_batch"
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
@@ -51,7 +51,12 @@ def aws_url(inline_invokes_file: Path) -> Iterator[str]:
     session's embedded stack (other tests) must neither see this module's mappings nor lose
     its Lambda invoker to this module's."""
     server = subprocess.Popen(
-        [sys.executable, "-m", "tests.integration.local.patched_moto_server", inline_invokes_file],
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.embedded.patched_moto_server",
+            inline_invokes_file,
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,

