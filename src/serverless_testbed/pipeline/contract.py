@@ -37,6 +37,10 @@ INJECTED_FAULT_ERROR = "InjectedFault"
 
 # Limits of POST /run (the api handler rejects anything else with a 4xx and starts nothing).
 MAX_BODY_BYTES = 32 * 1024
+# Arrays and objects nested deeper than this are refused (the body's own object is level 1).
+# DynamoDB's limit for nested attributes; far below where JSON parsers and Step Functions'
+# JSONPath processing recurse too deep (~500 levels failed the execution, ~1000 the parser).
+MAX_JSON_DEPTH = 32
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # also the execution name
 
 # Field names.
