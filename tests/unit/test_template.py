@@ -124,6 +124,7 @@ def test_every_role_is_granted_exactly_what_its_code_calls_on_this_stacks_resour
         "WorkerFunctionRole": {
             ("dynamodb:UpdateItem", _arn("RequestTable")),
             ("dynamodb:DeleteItem", _arn("RequestTable")),
+            ("states:DescribeExecution", EXECUTIONS),
             # Scoped to the state machine as SAM's StepFunctionsCallbackPolicy does; see the
             # comment in template.yaml on why not "*".
             ("states:SendTaskSuccess", _ref("PipelineStateMachine")),
@@ -188,7 +189,9 @@ def test_the_request_queue_redrives_to_the_dead_letter_queue_and_outlasts_the_wo
         "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
         "maxReceiveCount": 3,
     }
-    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+    visibility = sam["Parameters"][queue["VisibilityTimeout"]["Ref"]]
+    assert visibility["Default"] >= 6 * worker_timeout
+    assert visibility["MinValue"] >= worker_timeout  # Lambda refuses a shorter one
 
 
 def test_the_worker_is_triggered_by_the_queue_with_partial_batch_failures(
@@ -257,7 +260,7 @@ def test_the_state_machine_is_one_callback_task_that_cannot_hang(sam: dict[str, 
     definition = _substituted_asl(sam)
 
     assert definition["StartAt"] == "Dispatch"
-    assert list(definition["States"]) == ["Dispatch"]
+    assert list(definition["States"]) == ["Dispatch", "WorkerSilent"]
     task = definition["States"]["Dispatch"]
     assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert task["Parameters"]["Payload"] == {
@@ -272,6 +275,16 @@ def test_the_state_machine_is_one_callback_task_that_cannot_hang(sam: dict[str, 
     assert "ResultSelector" not in task
     retried = {name for rule in task.get("Retry", []) for name in rule["ErrorEquals"]}
     assert "InjectedFault" not in retried and "States.ALL" not in retried
+
+
+def test_a_task_timeout_fails_with_a_cause_that_names_the_silent_stage(sam: dict) -> None:
+    definition = _substituted_asl(sam)
+    (catch,) = definition["States"]["Dispatch"]["Catch"]
+
+    assert set(catch["ErrorEquals"]) == {"States.HeartbeatTimeout", "States.Timeout"}
+    silent = definition["States"][catch["Next"]]
+    assert silent["Type"] == "Fail" and silent["Error"] == "WorkerTimeout"
+    assert silent["Cause"].startswith("worker: no callback")
 
 
 def test_the_lambda_zip_installs_only_powertools() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
@@ -68,6 +69,7 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 def run_up(args: argparse.Namespace) -> int:
     from serverless_testbed.embedded.stack import EmbeddedStack
+    from serverless_testbed.emulation.ports import PortInUse
 
     started = time.perf_counter()
     stack = EmbeddedStack(
@@ -85,6 +87,8 @@ def run_up(args: argparse.Namespace) -> int:
         signal.signal(signum, _request_stop)
     try:
         stack.start()  # closes what it started if it fails or is stopped
+    except PortInUse as error:
+        raise UsageError(f"cannot start the stack: {error}") from None
     except OSError as error:
         raise UsageError(f"cannot start the stack: {error} (use port 0 for a free port)") from None
     except _StopRequested:
@@ -149,7 +153,10 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
             "dead_letter_queue_url": deployment.dead_letter_queue_url,
             "table_name": deployment.table_name,
         }
-        with open(json_file, "w") as file:
+        # The Redis URL holds the stack's password: the file is for its owner only.
+        descriptor = os.open(json_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+        with os.fdopen(descriptor, "w") as file:
             json.dump(outputs, file, indent=2)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import secrets
 import threading
 import time
 import urllib.request
@@ -35,6 +36,7 @@ from serverless_testbed.emulation.defaults import (
 )
 from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi
 from serverless_testbed.emulation.invoke import InvokeOutcome
+from serverless_testbed.emulation.ports import naming_the_port
 from serverless_testbed.emulation.stack import EmulatedStack
 
 LOG_LINES_KEPT = 2000  # per function
@@ -105,7 +107,8 @@ class EmbeddedStack(EmulatedStack):
                 pool.submit(self._start_redis) if self._with_redis else None
             )
             try:
-                self._moto = MotoServer(port=self._aws_port).start()
+                with naming_the_port("aws", self._aws_port):
+                    self._moto = MotoServer(port=self._aws_port).start()
                 parts.callback(self._moto.stop)
                 # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
                 os.environ["MOTO_PORT"] = str(self._moto.port)
@@ -121,7 +124,8 @@ class EmbeddedStack(EmulatedStack):
                     log_sink=self._keep_log_line,
                 )
                 parts.callback(self._runtime.close)
-                self._gateway = LocalApiGateway(self.invoke, port=self._api_port)
+                with naming_the_port("api", self._api_port):
+                    self._gateway = LocalApiGateway(self.invoke, port=self._api_port)
                 self._gateway.start()
                 parts.callback(self._gateway.stop)
                 self.deploy(self.stack_name, self.parameters, direct=True)
@@ -140,7 +144,8 @@ class EmbeddedStack(EmulatedStack):
                     parts.callback(_stop_started, redis_started)
             if redis_started is not None:
                 self._redis = redis_started.result()
-                self.urls["redis"] = self._redis.url
+                # The password is a per-stack secret: whoever holds this URL holds Redis.
+                self.urls["redis"] = self._redis.authenticated_url
 
     def close(self) -> None:
         try:
@@ -151,7 +156,7 @@ class EmbeddedStack(EmulatedStack):
     def _start_redis(self) -> Any:
         from serverless_testbed.embedded.redis_server import RedisServer
 
-        return RedisServer(port=self._redis_port).start()
+        return RedisServer(port=self._redis_port, password=secrets.token_hex(16)).start()
 
     # -- what users and tests use --------------------------------------------------------
     def client(self, service: str) -> Any:

@@ -40,7 +40,7 @@ _OUTCOME_MESSAGES = {
     "succeeded": "callback sent: SendTaskSuccess",
     "failed": "callback sent: SendTaskFailure",
     "duplicate": "duplicate delivery: already applied, no callback sent",
-    "token_gone": "task token no longer valid: record dropped",
+    "token_gone": "task token no longer valid: item reconciled with the execution",
 }
 
 

@@ -63,6 +63,9 @@ def test_the_handlers_ran_in_runtime_processes_not_in_the_test(embedded_stack: A
         (b'{"fail_at": "nowhere"}', 400),
         (b'{"surprise": 1}', 400),
         (json.dumps({"payload": {"blob": "x" * 40_000}}).encode(), 413),
+        # Nested 600 and 5,000 deep: a FAILED execution (502) and an unhandled 500 before.
+        (b'{"payload": {"a": ' + b"[" * 600 + b"]" * 600 + b"}}", 400),
+        (b'{"payload": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}", 400),
     ],
 )
 def test_bad_bodies_get_a_4xx_and_start_nothing(
