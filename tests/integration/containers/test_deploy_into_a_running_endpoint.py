@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import subprocess
-import sys
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 
@@ -24,44 +20,7 @@ import pytest
 
 from serverless_testbed.containers import ContainersStack
 from serverless_testbed.errors import UsageError
-from tests.integration.helpers import http_post, wait_until
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(f"{url}/moto-api/"), timeout_s=30, what="moto's server")
-        request = urllib.request.Request(
-            f"{url}/moto-api/config",
-            data=json.dumps({"lambda": {"use_docker": False}}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        urllib.request.urlopen(request, timeout=10).read()
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+from tests.integration.helpers import http_post
 
 
 @pytest.fixture(scope="module")
