@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 from collections.abc import Iterator
 
@@ -99,3 +100,44 @@ def test_the_client_environment_points_boto3_at_the_stack(
 def test_step_functions_local_cannot_be_asked_for_beside_an_attached_endpoint() -> None:
     with pytest.raises(UsageError, match="with_stepfunctions_local"):
         ContainersStack(aws_url="http://127.0.0.1:4566", with_stepfunctions_local=True)
+
+
+def test_the_worker_event_source_is_paused_through_the_lambda_api(
+    attached_stack: ContainersStack,
+) -> None:
+    deployment = attached_stack.deployment
+    lambda_client = deployment.client("lambda")
+
+    def states() -> set[str]:
+        mappings = lambda_client.list_event_source_mappings(
+            FunctionName=deployment.worker_function
+        )["EventSourceMappings"]
+        return {mapping["State"] for mapping in mappings}
+
+    with attached_stack.event_source_paused(deployment.worker_function):
+        assert states() == {"Disabled"}
+    assert states() == {"Enabled"}
+
+
+def test_a_functions_logs_are_read_from_cloudwatch_logs(attached_stack: ContainersStack) -> None:
+    deployment = attached_stack.deployment
+    logs = deployment.client("logs")
+    group = f"/aws/lambda/{deployment.dispatcher_function}"
+    assert attached_stack.logs(deployment.dispatcher_function) == [], "no group: no lines yet"
+
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now_ms = int(time.time() * 1000)  # CloudWatch Logs refuses events older than 14 days
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[
+            {"timestamp": now_ms, "message": "START\n"},
+            {"timestamp": now_ms + 1, "message": '{"outcome": "succeeded"}'},
+        ],
+    )
+
+    assert attached_stack.logs(deployment.dispatcher_function) == [
+        "START",
+        '{"outcome": "succeeded"}',
+    ]
