@@ -332,3 +332,46 @@ def socket_held() -> Any:
             yield sock.getsockname()[1]
 
     return held()
+
+
+def test_pytest_attaches_the_pipeline_stack_fixture_with_aws_url(
+    moto_server: str, tmp_path: Path
+) -> None:
+    """`pytest --target containers --aws-url URL`: the fixture every pipeline test uses is the
+    running pipeline, found there (here: the default stack name, deployed by a serve)."""
+    served = _serve(f"--aws-url={moto_server}", "--api-port=0")  # stack "testbed"
+    try:
+        served.wait_for_line("ready")
+        (tmp_path / "conftest.py").write_text(
+            'pytest_plugins = ["serverless_testbed.targets.pytest_plugin"]\n'
+        )
+        (tmp_path / "test_attached.py").write_text(
+            "def test_it(pipeline_stack):\n"
+            f"    assert pipeline_stack.urls['aws'] == {moto_server!r}\n"
+            "    assert pipeline_stack.deployment.stack_name == 'testbed'\n"
+            "    assert pipeline_stack.deployment.target == 'containers'\n"
+        )
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--target=containers",
+                f"--aws-url={moto_server}",
+                str(tmp_path),
+            ],
+            cwd=tmp_path,
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        _stop(served)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
