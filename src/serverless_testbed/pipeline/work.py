@@ -92,7 +92,7 @@ def process_record(
     output = {
         "request_id": request_id,
         "execution": message.execution,
-        "queue": _queue_name(record),
+        "queue": queue_name(record),
         "message_id": message_id,
         "timestamps": {
             DISPATCHER_START: message.timestamps.get(DISPATCHER_START),
@@ -197,7 +197,8 @@ def _fail(
     return WorkOutcome("failed", error=error, cause=cause, **outcome)
 
 
-def _queue_name(record: dict[str, Any]) -> str:
+def queue_name(record: dict[str, Any]) -> str:
+    """The name of the SQS queue an event record came from (the last part of its ARN)."""
     return str(record.get("eventSourceARN", "")).rsplit(":", 1)[-1]
 
 
