@@ -141,3 +141,24 @@ def test_a_functions_logs_are_read_from_cloudwatch_logs(attached_stack: Containe
         "START",
         '{"outcome": "succeeded"}',
     ]
+
+
+def test_the_stack_deploys_outside_us_east_1(moto_server: str) -> None:
+    """S3 refuses a bucket without a LocationConstraint outside us-east-1 (moto as AWS)."""
+    with ContainersStack(
+        stack_name="frankfurt", region="eu-central-1", aws_url=moto_server, with_redis=False
+    ) as stack:
+        deployment = stack.deployment
+        code = [
+            bucket["Name"]
+            for bucket in deployment.client("s3").list_buckets()["Buckets"]
+            if bucket["Name"].startswith("testbed-lambda-code-")
+        ]
+        locations = {
+            deployment.client("s3").get_bucket_location(Bucket=name)["LocationConstraint"]
+            for name in code
+        }
+
+    assert deployment.region == "eu-central-1"
+    assert ":eu-central-1:" in deployment.state_machine_arn
+    assert "eu-central-1" in locations
