@@ -56,6 +56,7 @@ FORBIDDEN = {
     "emulation": {"embedded", "containers", "targets", "latency", "stress", "handlers"},
     "deployment": {"embedded", "containers", "emulation", "targets", "latency", "stress"},
     "signed_http": {"embedded", "containers", "emulation", "targets", "latency", "stress"},
+    "lambda_api": {"embedded", "containers", "emulation", "targets", "latency", "stress"},
     "targets": {"latency", "stress", "handlers", "pipeline"},
 }
 

@@ -14,6 +14,12 @@ from typing import Any
 
 from serverless_testbed.errors import UsageError
 
+# Beside, not on, what docker-compose.yml publishes (LocalStack 4566, the testbed service's
+# HTTP API 4567, Redis 6379, Step Functions Local 8083): both can run at once.
+DEFAULT_AWS_PORT = 5566
+DEFAULT_API_PORT = 5567
+DEFAULT_REDIS_PORT = 6399
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -34,9 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="template parameter override, repeatable (e.g. StageName=dev)",
     )
-    parser.add_argument("--aws-port", type=_port, default=4566, help="AWS endpoint port (4566)")
-    parser.add_argument("--api-port", type=_port, default=4567, help="HTTP API port (4567)")
-    parser.add_argument("--redis-port", type=_port, default=6399, help="Redis port (6399)")
+    for option, default, what in (
+        ("--aws-port", DEFAULT_AWS_PORT, "AWS endpoint port"),
+        ("--api-port", DEFAULT_API_PORT, "HTTP API port"),
+        ("--redis-port", DEFAULT_REDIS_PORT, "Redis port"),
+    ):
+        parser.add_argument(option, type=_port, default=default, help=f"{what} ({default})")
     parser.add_argument("--no-redis", action="store_true", help="do not start a Redis server")
     parser.add_argument(
         "--logs", action="store_true", help="print every Lambda function's log lines on stderr"

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -18,6 +19,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from serverless_testbed import lambda_api
 from serverless_testbed.deployment import Deployment, discover_deployment
 from serverless_testbed.errors import UsageError
 from serverless_testbed.targets.samconfig import SAMCONFIG, read_deploy_config, resolve_stack_name
@@ -125,6 +127,14 @@ class AwsStack:
     def client_environment(self) -> dict[str, str]:
         """Region only: credentials and profile stay with boto3's own chain."""
         return {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+
+    @contextmanager
+    def event_source_paused(self, function_name: str, timeout_s: float = 120.0) -> Iterator[None]:
+        with lambda_api.event_source_paused(self.client("lambda"), function_name, timeout_s):
+            yield
+
+    def logs(self, function_name: str) -> list[str]:
+        return lambda_api.function_log_lines(self.client("logs"), function_name)
 
     def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:
         raise UsageError("on --target aws, deploy with `sam deploy` (see the README)")

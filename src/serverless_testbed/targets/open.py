@@ -16,7 +16,10 @@ from serverless_testbed.targets.stack import Stack, Target
 class TargetOptions:
     """What a command may say about its target. ``stack_name`` picks another deployed stack
     on the target (aws: else STACK_NAME or samconfig.toml); ``stage``, ``profile`` and
-    ``endpoint_url`` apply to aws only; ``embedded`` holds EmbeddedStack's own keywords."""
+    ``endpoint_url`` apply to aws only; ``embedded`` holds EmbeddedStack's own keywords.
+    ``aws_url`` (containers only) attaches to a pipeline that already runs there (`docker
+    compose up`) instead of starting containers; ``api_url`` and ``redis_url`` say where its
+    HTTP API and Redis are reached from here."""
 
     region: str | None = None
     stack_name: str | None = None
@@ -24,6 +27,9 @@ class TargetOptions:
     profile: str | None = None
     endpoint_url: str | None = None
     with_redis: bool = False
+    aws_url: str | None = None
+    api_url: str | None = None
+    redis_url: str | None = None
     embedded: dict[str, Any] = field(default_factory=dict)
 
 
@@ -33,6 +39,8 @@ def open_stack(target: Target, options: TargetOptions | None = None) -> Iterator
     options = options or TargetOptions()
     if target != "aws" and (options.profile or options.endpoint_url):
         raise UsageError("--profile and --endpoint-url apply only to --target aws")
+    if target != "containers" and (options.aws_url or options.api_url or options.redis_url):
+        raise UsageError("--aws-url, --api-url and --redis-url apply only to --target containers")
     stack: Stack
     if target == "embedded":
         stack = _embedded_stack(options)
@@ -81,8 +89,22 @@ def _embedded_stack(options: TargetOptions) -> Stack:
 
 def _containers_stack(options: TargetOptions) -> Stack:
     from serverless_testbed.containers.engine import docker_engine_status
-    from serverless_testbed.emulation.defaults import DEFAULT_REGION
+    from serverless_testbed.emulation.defaults import DEFAULT_REGION, DEFAULT_STACK_NAME
 
+    if options.aws_url:
+        from serverless_testbed.containers.attached import AttachedStack
+
+        return AttachedStack(
+            aws_url=options.aws_url,
+            api_url=options.api_url,
+            redis_url=options.redis_url,
+            stack_name=options.stack_name or DEFAULT_STACK_NAME,
+            region=options.region or DEFAULT_REGION,
+        )
+    if options.api_url or options.redis_url:
+        raise UsageError(
+            "--api-url and --redis-url describe a running pipeline: give its --aws-url too"
+        )
     available, reason = docker_engine_status()
     if not available:
         raise UsageError(f"the containers target needs a Docker engine: {reason}")

@@ -26,6 +26,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="where the pipeline runs: embedded (default: servers on loopback, no Docker), "
         "containers (testcontainers: needs a Docker engine), aws (a deployed SAM stack)",
     )
+    parser.addoption(
+        "--aws-url",
+        help="with --target containers: attach to the pipeline already running at this "
+        "LocalStack (`docker compose up`: http://127.0.0.1:4566) instead of starting containers",
+    )
+    parser.addoption(
+        "--api-url",
+        help="with --aws-url: where its HTTP API is reached (default: the stack's ApiUrl)",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +57,13 @@ def pipeline_stack(target: Target, request: pytest.FixtureRequest) -> Iterator[S
     """The stack of the chosen target (see ``serverless_testbed.targets.Stack``)."""
     if target == "embedded":
         yield request.getfixturevalue("embedded_stack")
+    elif target == "containers" and request.config.getoption("--aws-url"):
+        options = TargetOptions(
+            aws_url=request.config.getoption("--aws-url"),
+            api_url=request.config.getoption("--api-url"),
+        )
+        with open_stack("containers", options) as stack:
+            yield stack
     elif target == "containers":
         from serverless_testbed.containers.engine import docker_engine_status
 
