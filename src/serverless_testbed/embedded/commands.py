@@ -43,6 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--json", metavar="FILE", help="also write the endpoints and stack outputs to FILE"
     )
+    parser.add_argument(
+        "--wait-scale",
+        default="1",
+        metavar="FACTOR",
+        help="scale every Step Functions Wait state by FACTOR (> 0; default 1, real time): "
+        "0.001 makes a one-hour wait take 3.6 s",
+    )
     parser.set_defaults(func=run_up)
 
 
@@ -67,8 +74,10 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from serverless_testbed.embedded.moto.wait_scale import checked_wait_scale
     from serverless_testbed.embedded.stack import EmbeddedStack
 
+    wait_scale = checked_wait_scale(args.wait_scale, "--wait-scale")
     started = time.perf_counter()
     stack = EmbeddedStack(
         stack_name=args.stack_name,
@@ -80,6 +89,7 @@ def run_up(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         redis_port=args.redis_port,
         log_sink=_print_log_line if args.logs else None,
+        wait_scale=wait_scale,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)
@@ -125,6 +135,9 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
     deployment = stack.deployment
     for name, url in stack.urls.items():
         print(f"{name}: {url}")
+    if stack.wait_scale != 1:
+        hour_s = 3600 * stack.wait_scale
+        print(f"wait scale: {stack.wait_scale:g} (a one-hour Wait state takes {hour_s:g} s)")
     print(f"ready in {elapsed_s:.2f} s (stack {deployment.stack_name!r}, Ctrl-C stops it)")
     body = shlex.quote(json.dumps({"payload": {"hello": "world"}}))
     sigv4 = f"aws:amz:{deployment.region}:execute-api"  # POST /run is IAM-authorized
@@ -148,6 +161,9 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
             "queue_url": deployment.queue_url,
             "dead_letter_queue_url": deployment.dead_letter_queue_url,
             "table_name": deployment.table_name,
+            "target": deployment.target,
+            "wait_scale": stack.wait_scale,
+            "outputs": deployment.outputs(),
         }
         with open(json_file, "w") as file:
             json.dump(outputs, file, indent=2)
