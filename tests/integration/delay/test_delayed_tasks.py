@@ -8,6 +8,7 @@ with a deadline.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -121,3 +122,28 @@ def test_pending_lists_only_running_delays_soonest_first(scaled: Any) -> None:
             schedule.cancel(sfn, machine, task.execution_arn, SCALE)
     remaining = {task.execution_arn for task in schedule.pending(sfn, machine, SCALE)}
     assert not {later.execution_arn, sooner.execution_arn} & remaining
+
+
+def test_a_stack_deployed_through_cloudformation_runs_scaled_delays_too(scaled: Any) -> None:
+    """EmbeddedStack.deploy goes through moto's CloudFormation (the remote path, offline):
+    the second state machine, its definition file and its outputs come through it as well."""
+    deployment = scaled.deploy("delay-through-cloudformation")
+    sfn = deployment.client("stepfunctions")
+    described = deployment.client("cloudformation").describe_stacks(
+        StackName="delay-through-cloudformation"
+    )["Stacks"][0]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in described["Outputs"]}
+    assert outputs["DelayStateMachineArn"] == deployment.delay_state_machine_arn
+    assert deployment.delay_state_machine_arn != scaled.deployment.delay_state_machine_arn
+
+    task = _start(deployment, schedule.DelayRequest(3600, None, {"via": "cloudformation"}))
+
+    record = wait_until(
+        lambda: _record(deployment, task), timeout_s=3.6 + MARGIN_S, what="the delay to fire"
+    )
+    assert record["pk"] == task.execution_arn
+    assert json.loads(record["task"]) == {
+        "delay_seconds": 3600,
+        "payload": {"via": "cloudformation"},
+    }
+    assert sfn.describe_execution(executionArn=task.execution_arn)["status"] == "SUCCEEDED"
