@@ -179,8 +179,11 @@ def render(result: dict[str, Any]) -> str:
         "list": "Pending delayed tasks",
         "cancel": "Delayed task cancelled",
     }
+    title = titles[result["action"]]
+    if result.get("fired"):
+        title = "Delayed task started and fired"
     lines = [
-        f"## {titles[result['action']]}",
+        f"## {title}",
         "",
         f"target {result['target']}, stack {result['stack']}, state machine "
         f"{result['state_machine_arn']}"
