@@ -145,6 +145,9 @@ def deployment_from_outputs(
             f"stack {stack_name!r} lacks output(s) {', '.join(missing)}: "
             "was it deployed from this project's template.yaml?"
         )
+    optional: dict[str, Any] = {
+        attr: outputs.get(key) for attr, key in OPTIONAL_STACK_OUTPUTS.items()
+    }
     return Deployment(
         target=target,
         stack_name=stack_name,
@@ -153,5 +156,5 @@ def deployment_from_outputs(
         endpoint_url=endpoint_url,
         client_config=client_config,
         **{attr: outputs[key] for attr, key in STACK_OUTPUTS.items()},
-        **{attr: outputs.get(key) for attr, key in OPTIONAL_STACK_OUTPUTS.items()},
+        **optional,
     )
