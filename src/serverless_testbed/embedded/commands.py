@@ -133,6 +133,22 @@ def _wait_for_a_signal() -> None:
 
 def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
     deployment = stack.deployment
+    if json_file:
+        # Written before "ready", so whoever waits for that line finds the file complete.
+        outputs = {
+            "endpoints": stack.urls,
+            "stack": deployment.stack_name,
+            "region": deployment.region,
+            "state_machine_arn": deployment.state_machine_arn,
+            "queue_url": deployment.queue_url,
+            "dead_letter_queue_url": deployment.dead_letter_queue_url,
+            "table_name": deployment.table_name,
+            "target": deployment.target,
+            "wait_scale": stack.wait_scale,
+            "outputs": deployment.outputs(),
+        }
+        with open(json_file, "w") as file:
+            json.dump(outputs, file, indent=2)
     for name, url in stack.urls.items():
         print(f"{name}: {url}")
     if stack.wait_scale != 1:
@@ -152,21 +168,6 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
         )
     )
     sys.stdout.flush()
-    if json_file:
-        outputs = {
-            "endpoints": stack.urls,
-            "stack": deployment.stack_name,
-            "region": deployment.region,
-            "state_machine_arn": deployment.state_machine_arn,
-            "queue_url": deployment.queue_url,
-            "dead_letter_queue_url": deployment.dead_letter_queue_url,
-            "table_name": deployment.table_name,
-            "target": deployment.target,
-            "wait_scale": stack.wait_scale,
-            "outputs": deployment.outputs(),
-        }
-        with open(json_file, "w") as file:
-            json.dump(outputs, file, indent=2)
 
 
 def _print_log_line(function_name: str, line: str) -> None:

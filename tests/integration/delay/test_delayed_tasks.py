@@ -39,6 +39,19 @@ def _record(deployment: Any, task: schedule.DelayedTask) -> dict[str, str] | Non
     )
 
 
+def _wait_succeeded(deployment: Any, task: schedule.DelayedTask) -> None:
+    """The record is written inside the task; the execution ends just after it."""
+    sfn = deployment.client("stepfunctions")
+
+    def ended() -> str | None:
+        status = sfn.describe_execution(executionArn=task.execution_arn)["status"]
+        return None if status == "RUNNING" else str(status)
+
+    assert wait_until(ended, timeout_s=MARGIN_S, what=f"{task.execution_arn} to end") == (
+        "SUCCEEDED"
+    )
+
+
 def _fired_ms(record: dict[str, str]) -> int:
     return int(record["fired_at_ms"])
 
@@ -69,10 +82,8 @@ def test_scaled_delays_of_one_and_two_hours_fire_in_that_order(scaled: Any) -> N
         # remaining hour, so its Wait may be up to 1 ms x 1000 = 1 s x SCALE shorter).
         earliest_ms = task.fires_at_scaled.timestamp() * 1000 - 1000 * SCALE - 5
         assert _fired_ms(record) >= earliest_ms, (task, record)
-    sfn = deployment.client("stepfunctions")
     for task in tasks:
-        done = sfn.describe_execution(executionArn=task.execution_arn)
-        assert done["status"] == "SUCCEEDED"
+        _wait_succeeded(deployment, task)
 
 
 def test_a_cancelled_delay_is_aborted_and_never_fires(scaled: Any) -> None:
@@ -128,7 +139,6 @@ def test_a_stack_deployed_through_cloudformation_runs_scaled_delays_too(scaled: 
     """EmbeddedStack.deploy goes through moto's CloudFormation (the remote path, offline):
     the second state machine, its definition file and its outputs come through it as well."""
     deployment = scaled.deploy("delay-through-cloudformation")
-    sfn = deployment.client("stepfunctions")
     described = deployment.client("cloudformation").describe_stacks(
         StackName="delay-through-cloudformation"
     )["Stacks"][0]
@@ -146,4 +156,4 @@ def test_a_stack_deployed_through_cloudformation_runs_scaled_delays_too(scaled: 
         "delay_seconds": 3600,
         "payload": {"via": "cloudformation"},
     }
-    assert sfn.describe_execution(executionArn=task.execution_arn)["status"] == "SUCCEEDED"
+    _wait_succeeded(deployment, task)
