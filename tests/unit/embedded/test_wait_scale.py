@@ -75,3 +75,32 @@ def test_a_stopped_execution_ends_a_scaled_wait(scaled: Any) -> None:
         target=lambda: (scaled._wait_interval(object(), env, 3_600_000), done.set()), daemon=True
     ).start()  # an hour scaled is 3600 s: only the stop can end it
     assert done.wait(timeout=10), "the wait ended when the execution stopped"
+
+
+def test_a_timestamp_wait_counts_from_utc_whatever_the_host_time_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp import (
+        Timestamp,
+    )
+
+    from serverless_testbed.embedded.moto import timestamp_wait
+
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    time.tzset()
+    try:
+        timestamp_wait.install()
+        in_an_hour = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        env = types.SimpleNamespace(stack=[])
+        expression = types.SimpleNamespace(eval=lambda env: env.stack.append(in_an_hour))
+        wait = Timestamp.__new__(Timestamp)
+        object.__setattr__(wait, "string", expression)
+
+        seconds = wait._get_wait_seconds(env)
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+    assert 3590 <= seconds <= 3600  # moto's own counted from local time: about -7 hours here

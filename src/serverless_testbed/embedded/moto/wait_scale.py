@@ -21,7 +21,7 @@ import threading
 import time
 from typing import Any
 
-from serverless_testbed.errors import UsageError
+from serverless_testbed.errors import RunFailed, UsageError
 
 WAIT_FUNCTION_MODULE = (
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function"
@@ -33,7 +33,7 @@ _scale = 1.0
 _original: Any = None
 
 
-class WaitScalePatchDoesNotFit(RuntimeError):
+class WaitScalePatchDoesNotFit(RunFailed):
     """moto no longer has the method the patch replaces (a moto upgrade moved it)."""
 
 
