@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "serverless_testbed.containers.commands",  # serve
     "serverless_testbed.latency.commands",  # latency
     "serverless_testbed.stress.cli",  # publish, worker
+    "serverless_testbed.delay.commands",  # delay
 )
 
 

@@ -50,6 +50,7 @@ FORBIDDEN = {
     "pipeline": {"embedded", "containers", "emulation", "targets", "latency", "stress", "cli"},
     "handlers": {"embedded", "containers", "emulation", "targets", "latency", "stress", "cli"},
     "latency": {"embedded", "containers", "emulation"},
+    "delay": {"embedded", "containers", "emulation", "latency", "stress"},
     "stress": {"embedded", "containers", "emulation", "targets", "latency"},
     "containers": {"embedded", "targets", "latency", "stress"},
     "embedded": {"containers", "targets", "latency", "stress"},

@@ -53,6 +53,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--json", metavar="FILE", help="also write the endpoints and stack outputs to FILE"
     )
+    parser.add_argument(
+        "--wait-scale",
+        default="1",
+        metavar="FACTOR",
+        help="scale every Step Functions Wait state by FACTOR (> 0; default 1, real time): "
+        "0.001 makes a one-hour wait take 3.6 s",
+    )
     parser.set_defaults(func=run_up)
 
 
@@ -77,9 +84,11 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from serverless_testbed.embedded.moto.wait_scale import checked_wait_scale
     from serverless_testbed.embedded.stack import EmbeddedStack
     from serverless_testbed.emulation.ports import PortInUse
 
+    wait_scale = checked_wait_scale(args.wait_scale, "--wait-scale")
     started = time.perf_counter()
     stack = EmbeddedStack(
         stack_name=args.stack_name,
@@ -91,6 +100,7 @@ def run_up(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         redis_port=args.redis_port,
         log_sink=_print_log_line if args.logs else None,
+        wait_scale=wait_scale,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)
@@ -136,8 +146,30 @@ def _wait_for_a_signal() -> None:
 
 def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
     deployment = stack.deployment
+    if json_file:
+        # Written before "ready", so whoever waits for that line finds the file complete.
+        outputs = {
+            "endpoints": stack.urls,
+            "stack": deployment.stack_name,
+            "region": deployment.region,
+            "state_machine_arn": deployment.state_machine_arn,
+            "queue_url": deployment.queue_url,
+            "dead_letter_queue_url": deployment.dead_letter_queue_url,
+            "table_name": deployment.table_name,
+            "target": deployment.target,
+            "wait_scale": stack.wait_scale,
+            "outputs": deployment.outputs(),
+        }
+        # The Redis URL holds the stack's password: the file is for its owner only.
+        descriptor = os.open(json_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(outputs, file, indent=2)
     for name, url in stack.urls.items():
         print(f"{name}: {url}")
+    if stack.wait_scale != 1:
+        hour_s = 3600 * stack.wait_scale
+        print(f"wait scale: {stack.wait_scale:g} (a one-hour Wait state takes {hour_s:g} s)")
     print(f"ready in {elapsed_s:.2f} s (stack {deployment.stack_name!r}, Ctrl-C stops it)")
     body = shlex.quote(json.dumps({"payload": {"hello": "world"}}))
     sigv4 = f"aws:amz:{deployment.region}:execute-api"  # POST /run is IAM-authorized
@@ -152,21 +184,6 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
         )
     )
     sys.stdout.flush()
-    if json_file:
-        outputs = {
-            "endpoints": stack.urls,
-            "stack": deployment.stack_name,
-            "region": deployment.region,
-            "state_machine_arn": deployment.state_machine_arn,
-            "queue_url": deployment.queue_url,
-            "dead_letter_queue_url": deployment.dead_letter_queue_url,
-            "table_name": deployment.table_name,
-        }
-        # The Redis URL holds the stack's password: the file is for its owner only.
-        descriptor = os.open(json_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(outputs, file, indent=2)
 
 
 def _print_log_line(function_name: str, line: str) -> None:

@@ -29,6 +29,8 @@ from typing import Any, Self
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
 from serverless_testbed.embedded import direct_deploy
 from serverless_testbed.embedded.moto import patches as moto_patches
+from serverless_testbed.embedded.moto import timestamp_wait as moto_timestamp_wait
+from serverless_testbed.embedded.moto import wait_scale as moto_wait_scale
 from serverless_testbed.emulation import provision
 from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
@@ -58,7 +60,9 @@ class EmbeddedStack(EmulatedStack):
         redis_port: int = 0,
         idle_timeout_s: float = 300.0,
         log_sink: Any = None,
+        wait_scale: float = 1.0,
     ) -> None:
+        self._wait_scale = moto_wait_scale.checked_wait_scale(wait_scale)
         super().__init__(
             stack_name=stack_name, region=region, template=template, parameters=parameters
         )
@@ -102,6 +106,9 @@ class EmbeddedStack(EmulatedStack):
         parts = self._parts
         moto_patches.install(self.invoke)
         parts.callback(moto_patches.uninstall_invoker, self.invoke)
+        moto_timestamp_wait.install()
+        moto_wait_scale.set_wait_scale(self._wait_scale)
+        parts.callback(moto_wait_scale.set_wait_scale, 1.0)
         with ThreadPoolExecutor(max_workers=1) as pool:
             redis_started: Future[Any] | None = (
                 pool.submit(self._start_redis) if self._with_redis else None
@@ -159,6 +166,18 @@ class EmbeddedStack(EmulatedStack):
         return RedisServer(port=self._redis_port, password=secrets.token_hex(16)).start()
 
     # -- what users and tests use --------------------------------------------------------
+    @property
+    def wait_scale(self) -> float:
+        """How Step Functions Wait states are scaled: 0.001 makes an hour 3.6 s."""
+        return self._wait_scale
+
+    def set_wait_scale(self, scale: float) -> None:
+        """Scale every Wait that starts from now on (running executions' later Waits too)."""
+        checked = moto_wait_scale.checked_wait_scale(scale)
+        if self._moto is not None:
+            moto_wait_scale.set_wait_scale(checked)
+        self._wait_scale = checked
+
     def client(self, service: str) -> Any:
         """A boto3 client of the emulator (one per service: creating one costs ~20 ms)."""
         assert self._session is not None, "start the stack first"

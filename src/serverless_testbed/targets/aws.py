@@ -121,6 +121,10 @@ class AwsStack:
     def deployment(self) -> Deployment:
         return self._deployment
 
+    @property
+    def wait_scale(self) -> float:
+        return 1.0
+
     def client(self, service: str) -> Any:
         return self._deployment.client(service)
 

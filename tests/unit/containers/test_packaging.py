@@ -19,7 +19,7 @@ from serverless_testbed.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
-HANDLERS = ("api", "dispatcher", "worker")
+HANDLERS = ("api", "dispatcher", "worker", "delayed_task")
 GATEWAY = "http://127.0.0.1:9999/teststack"
 
 
@@ -115,7 +115,12 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 def test_every_function_runs_the_uploaded_zip(translated: dict[str, Any]) -> None:
     functions = _of_type(translated, "AWS::Lambda::Function")
 
-    assert set(functions) == {"ApiFunction", "DispatcherFunction", "WorkerFunction"}
+    assert set(functions) == {
+        "ApiFunction",
+        "DispatcherFunction",
+        "WorkerFunction",
+        "DelayedTaskFunction",
+    }
     for function in functions.values():
         assert function["Properties"]["Code"] == {
             "S3Bucket": "code-bucket",
@@ -145,11 +150,20 @@ def test_the_api_url_output_points_at_the_local_gateway(translated: dict[str, An
 def test_the_state_machine_definition_is_the_asl_file_with_its_substitutions(
     translated: dict[str, Any],
 ) -> None:
-    (machine,) = _of_type(translated, "AWS::StepFunctions::StateMachine").values()
-    properties = machine["Properties"]
+    machines = _of_type(translated, "AWS::StepFunctions::StateMachine")
+    assert set(machines) == {"PipelineStateMachine", "DelayStateMachine"}
+    properties = machines["PipelineStateMachine"]["Properties"]
     pieces = properties["DefinitionString"]["Fn::Join"][1]
 
     assert "DefinitionSubstitutions" not in properties
     assert {"Fn::GetAtt": ["DispatcherFunction", "Arn"]} in pieces
     text = "".join(piece if isinstance(piece, str) else "0" for piece in pieces)
     assert json.loads(text)["States"]["Dispatch"]["Resource"].endswith("waitForTaskToken")
+
+    delay = machines["DelayStateMachine"]["Properties"]
+    pieces = delay["DefinitionString"]["Fn::Join"][1]
+    assert "DefinitionSubstitutions" not in delay
+    assert {"Fn::GetAtt": ["DelayedTaskFunction", "Arn"]} in pieces
+    text = "".join(piece if isinstance(piece, str) else "arn" for piece in pieces)
+    waits = {s["Type"] for s in json.loads(text)["States"].values()}
+    assert "Wait" in waits
