@@ -71,6 +71,10 @@ class AttachedStack:
         assert self._deployment is not None, "start the stack first"
         return self._deployment
 
+    @property
+    def wait_scale(self) -> float:
+        return 1.0  # LocalStack cannot scale Wait states
+
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = self._session.client(service, endpoint_url=self.urls["aws"])

@@ -12,11 +12,14 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
 import boto3
 
+from serverless_testbed import lambda_api
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
 from serverless_testbed.emulation.defaults import DUMMY_CREDENTIALS
 from serverless_testbed.errors import UsageError
@@ -82,6 +85,16 @@ class AttachedStack:
             "AWS_REGION": self.region,
             **DUMMY_CREDENTIALS,
         }
+
+    @contextmanager
+    def event_source_paused(self, function_name: str, timeout_s: float = 60.0) -> Iterator[None]:
+        with lambda_api.event_source_paused(self.client("lambda"), function_name, timeout_s):
+            yield
+
+    def logs(self, function_name: str) -> list[str]:
+        """What the stack's CloudWatch Logs hold (the embedded runtime keeps its lines in the
+        process that runs it, so an attached embedded stack shows none here)."""
+        return lambda_api.function_log_lines(self.client("logs"), function_name)
 
     def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:
         raise UsageError("an attached stack is used as it is; deploy from the process running it")
