@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from serverless_testbed.pipeline.contract import INJECTED_FAULT_ERROR
+from serverless_testbed.pipeline.contract import INJECTED_FAULT_ERROR, FaultStage
 
 
 class InjectedFault(Exception):
@@ -17,9 +17,9 @@ class InjectedFault(Exception):
 INJECTED_FAULT = INJECTED_FAULT_ERROR  # == InjectedFault.__name__ (a unit test holds them equal)
 
 
-def fault_requested(request: Any, stage: str) -> bool:
+def fault_requested(request: Any, stage: FaultStage) -> bool:
     return isinstance(request, dict) and request.get("fail_at") == stage
 
 
-def fault_cause(stage: str, request_id: str) -> str:
+def fault_cause(stage: FaultStage, request_id: str) -> str:
     return f"fault injected at the {stage} for request {request_id} (fail_at={stage!r})"

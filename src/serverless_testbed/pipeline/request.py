@@ -9,7 +9,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from serverless_testbed.pipeline.contract import FAULT_STAGES, MAX_BODY_BYTES, REQUEST_ID_PATTERN
+from serverless_testbed.pipeline.contract import (
+    FAULT_STAGES,
+    MAX_BODY_BYTES,
+    REQUEST_ID_PATTERN,
+    FaultStage,
+    RunInput,
+)
 
 KNOWN_FIELDS = ("request_id", "payload", "fail_at")
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
@@ -29,11 +35,11 @@ class InvalidRequest(Exception):
 class RunRequest:
     request_id: str
     payload: dict[str, Any] = field(default_factory=dict)
-    fail_at: str | None = None
+    fail_at: FaultStage | None = None
 
-    def to_input(self) -> dict[str, Any]:
+    def to_input(self) -> RunInput:
         """The state machine input (and the ``request`` the dispatcher and worker see)."""
-        data: dict[str, Any] = {"request_id": self.request_id, "payload": self.payload}
+        data: RunInput = {"request_id": self.request_id, "payload": self.payload}
         if self.fail_at is not None:
             data["fail_at"] = self.fail_at
         return data
@@ -100,13 +106,14 @@ def _payload(data: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _fail_at(data: dict[str, Any]) -> str:
+def _fail_at(data: dict[str, Any]) -> FaultStage:
     value = data["fail_at"]
-    if value not in FAULT_STAGES or not isinstance(value, str):
-        raise InvalidRequest(
-            f"fail_at must be one of {', '.join(FAULT_STAGES)}, got {json.dumps(value)[:100]}"
-        )
-    return value
+    for stage in FAULT_STAGES:
+        if value == stage and isinstance(value, str):
+            return stage
+    raise InvalidRequest(
+        f"fail_at must be one of {', '.join(FAULT_STAGES)}, got {json.dumps(value)[:100]}"
+    )
 
 
 def _json_type(value: Any) -> str:

@@ -126,7 +126,7 @@ def _run_publish(args: argparse.Namespace) -> int:
 
 
 def _positive_int(text: str) -> int:
-    value = _number(text, int)
+    value = int(_number(text, int))
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1: {text!r}")
     return value

@@ -76,7 +76,7 @@ def _wall_length(task: TaskSchedule) -> Fraction:
 def _hour_rows(task: TaskSchedule, run_offset: Fraction) -> tuple[HourRow, ...]:
     scale = task.time_scale
     length = _wall_length(task) * scale  # schedule seconds
-    rows = []
+    rows: list[HourRow] = []
     at = Fraction(0)
     while at < length and len(rows) < MAX_HOUR_ROWS:
         clock_second = (task.start_second + at) % DAY_S

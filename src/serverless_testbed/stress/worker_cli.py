@@ -6,9 +6,15 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from serverless_testbed.stress.connection import add_redis_arguments, target_from_args
+from serverless_testbed.stress.connection import RedisTarget, add_redis_arguments, target_from_args
 from serverless_testbed.stress.protocol import CONTROL_SECRET_ENV, DEFAULT_PREFIX
+
+if TYPE_CHECKING:  # imported when a worker runs, not for --help
+    from serverless_testbed.stress.backends import Backend
+    from serverless_testbed.stress.traffic import Config
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -129,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _backend_factory(db: str, items, create: bool):  # type: ignore[no-untyped-def]
+def _backend_factory(db: str, items: RedisTarget, create: bool) -> Callable[[Config], Backend]:
     if db == "redis":
         from serverless_testbed.stress.backends.redis import RedisBackend
 
@@ -142,7 +148,7 @@ def _backend_factory(db: str, items, create: bool):  # type: ignore[no-untyped-d
 
     created: set[str] = set()
 
-    def factory(config):  # type: ignore[no-untyped-def]
+    def factory(config: Config) -> Backend:
         client = dynamodb_client(config.region)
         if create and config.table_name not in created:
             create_table(client, config.table_name)
