@@ -43,7 +43,7 @@ def resolve(target: str) -> bool:
             return False
         name = parts[-1]
         return hasattr(owner, name) or (
-            isinstance(owner, type) and patching._set_in_init(owner, name)
+            isinstance(owner, type) and patching.assigned_in_init(owner, name)
         )
     return False
 

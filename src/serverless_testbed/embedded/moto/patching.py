@@ -46,7 +46,7 @@ def describe(owner: object, name: str) -> str:
     return f"{getattr(owner, '__name__', repr(owner))}.{name}"
 
 
-def _set_in_init(cls: type, name: str) -> bool:
+def assigned_in_init(cls: type, name: str) -> bool:
     """Whether ``cls.__init__`` assigns ``self.<name>`` (an attribute only instances have)."""
     init = cls.__dict__.get("__init__")
     code = getattr(init, "__code__", None)
@@ -73,7 +73,7 @@ class Patch:
         self.target = describe(owner, name)
         self.original: Any = getattr(owner, name, _MISSING)
         if self.original is _MISSING and not (
-            isinstance(owner, type) and _set_in_init(owner, name)
+            isinstance(owner, type) and assigned_in_init(owner, name)
         ):
             raise PatchTargetMissing(
                 f"cannot patch {self.target}: moto {moto_version()} has no such attribute "
