@@ -17,7 +17,7 @@ from serverless_testbed.errors import RunFailed, UsageError
 COMMAND_MODULES = (
     "serverless_testbed.embedded.commands",  # up
     "serverless_testbed.latency.commands",  # latency
-    "serverless_testbed.stress.commands",  # publish, worker
+    "serverless_testbed.stress.cli",  # publish, worker
 )
 
 

@@ -31,6 +31,7 @@ from serverless_testbed.pipeline.work import (
     PoisonMessage,
     WorkOutcome,
     process_record,
+    queue_name,
 )
 
 logger = Logger(service="worker")
@@ -74,7 +75,7 @@ def handle(
     event: dict[str, Any], settings: WorkerSettings, context: Any = None
 ) -> PartialItemFailureResponse:
     def record_handler(record: SQSRecord) -> None:
-        where = {"message_id": record.message_id, "queue": _queue_name(record)}
+        where = {"message_id": record.message_id, "queue": queue_name(record.raw_event)}
         try:
             outcome = process_record(
                 record.raw_event,
@@ -113,7 +114,3 @@ def _log(outcome: WorkOutcome, where: dict[str, str]) -> None:
     if outcome.error is not None:
         details |= {"error": outcome.error, "cause": outcome.cause}
     logger.info(_OUTCOME_MESSAGES[outcome.kind], extra=details)
-
-
-def _queue_name(record: SQSRecord) -> str:
-    return record.event_source_arn.rsplit(":", 1)[-1]

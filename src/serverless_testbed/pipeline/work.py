@@ -111,7 +111,7 @@ def process_record(
     output: WorkerOutput = {
         "request_id": request_id,
         "execution": message.execution,
-        "queue": _queue_name(record),
+        "queue": queue_name(record),
         "message_id": message_id,
         "timestamps": {
             DISPATCHER_START: message.timestamps.get(DISPATCHER_START),
@@ -207,7 +207,8 @@ def _fail(sfn: Any, task_token: str, error: str, cause: str, outcome: _Record) -
     return WorkOutcome(Outcome.FAILED, error=error, cause=cause, **outcome)
 
 
-def _queue_name(record: dict[str, Any]) -> str:
+def queue_name(record: dict[str, Any]) -> str:
+    """The name of the SQS queue an event record came from (the last part of its ARN)."""
     return str(record.get("eventSourceARN", "")).rsplit(":", 1)[-1]
 
 
