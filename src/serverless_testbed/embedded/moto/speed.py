@@ -95,6 +95,9 @@ def _import_batch_utils_without_batch_models() -> None:
 def _reuse_interpreter_clients() -> list[Patch]:
     import importlib
 
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+
     boto_client = importlib.import_module(BOTO_CLIENT_MODULE)
 
     @cache
@@ -108,9 +111,6 @@ def _reuse_interpreter_clients() -> list[Patch]:
         # The interpreter's clients use fixed dummy credentials whatever state_credentials
         # says, so one client per (region, service) and endpoint is equivalent and
         # thread-safe; the endpoint is part of the key, as a later stack may use another port.
-        from moto.core.models import botocore_stubber
-        from moto.settings import moto_server_port
-
         return client_for(original, region, service, botocore_stubber.enabled, moto_server_port())
 
     # Modules that did `from ... import boto_client_for` before this hold the original;
