@@ -140,13 +140,14 @@ class _Resolver:
             return node
         if len(node) == 1:
             ((key, value),) = node.items()
-            intrinsic = {
+            intrinsics: dict[str, Callable[[Any], Any]] = {
                 "Ref": self._ref,
                 "Fn::GetAtt": self._get_att,
                 "Fn::Sub": self._sub,
                 "Fn::Join": self._join,
                 "Fn::Select": self._select,
-            }.get(key)
+            }
+            intrinsic = intrinsics.get(key)
             if intrinsic:
                 return intrinsic(value)
             if key.startswith("Fn::"):

@@ -29,7 +29,6 @@ from typing import Any, Self
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
 from serverless_testbed.embedded import direct_deploy
 from serverless_testbed.embedded.moto import patches as moto_patches
-from serverless_testbed.embedded.moto import timestamp_wait as moto_timestamp_wait
 from serverless_testbed.embedded.moto import wait_scale as moto_wait_scale
 from serverless_testbed.emulation import provision
 from serverless_testbed.emulation.defaults import (
@@ -106,7 +105,6 @@ class EmbeddedStack(EmulatedStack):
         parts = self._parts
         moto_patches.install(self.invoke)
         parts.callback(moto_patches.uninstall_invoker, self.invoke)
-        moto_timestamp_wait.install()
         moto_wait_scale.set_wait_scale(self._wait_scale)
         parts.callback(moto_wait_scale.set_wait_scale, 1.0)
         with ThreadPoolExecutor(max_workers=1) as pool:

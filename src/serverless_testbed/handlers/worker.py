@@ -20,12 +20,14 @@ from aws_lambda_powertools.utilities.batch import (
     EventType,
     process_partial_response,
 )
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from serverless_testbed.handlers.environment import aws_client, required_env
 from serverless_testbed.pipeline.clock import SYSTEM_CLOCK, Clock
 from serverless_testbed.pipeline.work import (
     CallbackNotDelivered,
+    Outcome,
     PoisonMessage,
     WorkOutcome,
     process_record,
@@ -37,10 +39,10 @@ logger = Logger(service="worker")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 _OUTCOME_MESSAGES = {
-    "succeeded": "callback sent: SendTaskSuccess",
-    "failed": "callback sent: SendTaskFailure",
-    "duplicate": "duplicate delivery: already applied, no callback sent",
-    "token_gone": "task token no longer valid: item reconciled with the execution",
+    Outcome.SUCCEEDED: "callback sent: SendTaskSuccess",
+    Outcome.FAILED: "callback sent: SendTaskFailure",
+    Outcome.DUPLICATE: "duplicate delivery: already applied, no callback sent",
+    Outcome.TOKEN_GONE: "task token no longer valid: item reconciled with the execution",
 }
 
 
@@ -65,11 +67,13 @@ def _settings() -> WorkerSettings:
     return WorkerSettings.from_environment()
 
 
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     return handle(event, _settings(), context)
 
 
-def handle(event: dict[str, Any], settings: WorkerSettings, context: Any = None) -> dict[str, Any]:
+def handle(
+    event: dict[str, Any], settings: WorkerSettings, context: Any = None
+) -> PartialItemFailureResponse:
     def record_handler(record: SQSRecord) -> None:
         where = {"message_id": record.message_id, "queue": queue_name(record.raw_event)}
         try:
@@ -99,7 +103,7 @@ def handle(event: dict[str, Any], settings: WorkerSettings, context: Any = None)
 
 
 def _log(outcome: WorkOutcome, where: dict[str, str]) -> None:
-    details = {
+    details: dict[str, Any] = {
         **where,
         "request_id": outcome.request_id,
         "execution": outcome.execution,

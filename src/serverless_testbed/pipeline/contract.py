@@ -10,15 +10,17 @@ Only the standard library is used here: this module ships inside the Lambda zip.
 
 from __future__ import annotations
 
+from typing import Any, Final, Literal, NotRequired, TypedDict, get_args
+
 # Names of the stage timestamps, in the order they happen. The worker's SendTaskSuccess output
 # carries all of them under "timestamps"; latency reports derive stage durations from them.
-DISPATCHER_START = "dispatcher_start"  # dispatcher handler entered
-MESSAGE_SENT = "message_sent"  # dispatcher about to call SendMessage
-SQS_SENT = "sqs_sent"  # SQS attribute SentTimestamp (SQS's clock, whole ms)
-SQS_FIRST_RECEIVE = "sqs_first_receive"  # SQS attribute ApproximateFirstReceiveTimestamp
-WORKER_START = "worker_start"  # worker handler began this record
-DYNAMODB_DONE = "dynamodb_done"  # conditional update returned
-CALLBACK_SENT = "callback_sent"  # worker about to call SendTaskSuccess
+DISPATCHER_START: Final = "dispatcher_start"  # dispatcher handler entered
+MESSAGE_SENT: Final = "message_sent"  # dispatcher about to call SendMessage
+SQS_SENT: Final = "sqs_sent"  # SQS attribute SentTimestamp (SQS's clock, whole ms)
+SQS_FIRST_RECEIVE: Final = "sqs_first_receive"  # SQS attribute ApproximateFirstReceiveTimestamp
+WORKER_START: Final = "worker_start"  # worker handler began this record
+DYNAMODB_DONE: Final = "dynamodb_done"  # conditional update returned
+CALLBACK_SENT: Final = "callback_sent"  # worker about to call SendTaskSuccess
 
 STAGE_TIMESTAMPS = (
     DISPATCHER_START,
@@ -32,7 +34,8 @@ STAGE_TIMESTAMPS = (
 
 # Fault injection: a testbed feature for exercising failure paths end to end, on every target.
 # A request may name one stage that must fail; the named stage raises InjectedFault.
-FAULT_STAGES = ("dispatcher", "worker")
+FaultStage = Literal["dispatcher", "worker"]
+FAULT_STAGES: tuple[FaultStage, ...] = get_args(FaultStage)
 INJECTED_FAULT_ERROR = "InjectedFault"
 
 # Limits of POST /run (the api handler rejects anything else with a 4xx and starts nothing).
@@ -43,17 +46,67 @@ MAX_BODY_BYTES = 32 * 1024
 MAX_JSON_DEPTH = 32
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # also the execution name
 
-# Field names.
-#   POST /run body (all optional):
-#     {"request_id": str matching REQUEST_ID_PATTERN, "payload": object, "fail_at": FAULT_STAGES}
-#   State machine input = the validated body with request_id filled in.
-#   Dispatcher payload (built by the state machine's Parameters):
-#     {"task_token": str, "execution": execution ARN, "request": <state machine input>}
-#   SQS message body (JSON):
-#     {"task_token", "execution", "request", "timestamps": {DISPATCHER_START, MESSAGE_SENT}}
-#   Worker output (SendTaskSuccess output, JSON) = the execution output (the ASL passes it on):
-#     {"request_id", "execution", "queue": <queue name>, "message_id": <SQS message id>,
-#      "timestamps": {every STAGE_TIMESTAMPS}}
+
+# The JSON objects handed from stage to stage. On the wire they are plain JSON; these types
+# say what the code that builds them writes (the code that reads them checks, as senders can
+# be anything).
+
+
+class RunInput(TypedDict):
+    """The state machine input: the validated POST /run body (every field of which is
+    optional: request_id matching REQUEST_ID_PATTERN, payload an object, fail_at a stage),
+    with request_id filled in."""
+
+    request_id: str
+    payload: dict[str, Any]
+    fail_at: NotRequired[FaultStage]
+
+
+class DispatchEvent(TypedDict):
+    """The dispatcher's payload, built by the state machine's Parameters."""
+
+    task_token: str
+    execution: str  # the execution ARN
+    request: dict[str, Any]  # the RunInput, passed on as the dispatcher received it
+
+
+class MessageTimestamps(TypedDict):
+    dispatcher_start: float
+    message_sent: float
+
+
+class QueueMessage(TypedDict):
+    """The SQS message body (JSON) the dispatcher sends and the worker reads."""
+
+    task_token: str
+    execution: str
+    request: dict[str, Any]  # the RunInput, passed on as the dispatcher received it
+    timestamps: MessageTimestamps
+
+
+class StageTimestamps(TypedDict):
+    """Every entry of STAGE_TIMESTAMPS; None where the message or SQS did not carry it."""
+
+    dispatcher_start: float | None
+    message_sent: float | None
+    sqs_sent: float | None
+    sqs_first_receive: float | None
+    worker_start: float
+    dynamodb_done: float
+    callback_sent: float
+
+
+class WorkerOutput(TypedDict):
+    """SendTaskSuccess's output (JSON), which the ASL passes on as the execution output."""
+
+    request_id: str
+    execution: str
+    queue: str  # the queue's name
+    message_id: str  # the SQS message id
+    timestamps: StageTimestamps
+
+
+# The other payloads, as comments.
 #   SendTaskFailure: error INJECTED_FAULT_ERROR (fail_at == "worker"), "DynamoDB.<error code>"
 #     (the conditional update failed otherwise) or "InvalidMessage" (no request_id); cause is
 #     a readable sentence. A dispatcher fault is a Lambda function error: error

@@ -7,7 +7,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from serverless_testbed.pipeline.clock import Clock
-from serverless_testbed.pipeline.contract import DISPATCHER_START, MESSAGE_SENT
+from serverless_testbed.pipeline.contract import (
+    DISPATCHER_START,
+    MESSAGE_SENT,
+    QueueMessage,
+)
 from serverless_testbed.pipeline.faults import InjectedFault, fault_cause, fault_requested
 
 
@@ -21,7 +25,7 @@ class Dispatched:
     message_id: str
     request_id: str
     execution: str
-    body: dict[str, Any]
+    body: QueueMessage
 
 
 def dispatch(
@@ -35,7 +39,7 @@ def dispatch(
     request_id = str(request.get("request_id", ""))
     if fault_requested(request, "dispatcher"):
         raise InjectedFault(fault_cause("dispatcher", request_id))
-    body = {
+    body: QueueMessage = {
         "task_token": task_token,
         "execution": execution,
         "request": request,

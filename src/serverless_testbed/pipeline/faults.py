@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from serverless_testbed.pipeline.contract import FaultStage
+
 
 class InjectedFault(Exception):
     """Raised by the stage a request names in ``fail_at``.
@@ -13,9 +15,9 @@ class InjectedFault(Exception):
     INJECTED_FAULT_ERROR (a unit test holds them equal)."""
 
 
-def fault_requested(request: Any, stage: str) -> bool:
+def fault_requested(request: Any, stage: FaultStage) -> bool:
     return isinstance(request, dict) and request.get("fail_at") == stage
 
 
-def fault_cause(stage: str, request_id: str) -> str:
+def fault_cause(stage: FaultStage, request_id: str) -> str:
     return f"fault injected at the {stage} for request {request_id} (fail_at={stage!r})"

@@ -14,6 +14,8 @@ from serverless_testbed.pipeline.contract import (
     MAX_BODY_BYTES,
     MAX_JSON_DEPTH,
     REQUEST_ID_PATTERN,
+    FaultStage,
+    RunInput,
 )
 
 KNOWN_FIELDS = ("request_id", "payload", "fail_at")
@@ -36,11 +38,11 @@ class InvalidRequest(Exception):
 class RunRequest:
     request_id: str
     payload: dict[str, Any] = field(default_factory=dict)
-    fail_at: str | None = None
+    fail_at: FaultStage | None = None
 
-    def to_input(self) -> dict[str, Any]:
+    def to_input(self) -> RunInput:
         """The state machine input (and the ``request`` the dispatcher and worker see)."""
-        data: dict[str, Any] = {"request_id": self.request_id, "payload": self.payload}
+        data: RunInput = {"request_id": self.request_id, "payload": self.payload}
         if self.fail_at is not None:
             data["fail_at"] = self.fail_at
         return data
@@ -123,13 +125,14 @@ def _payload(data: dict[str, Any]) -> dict[str, Any]:
     return value
 
 
-def _fail_at(data: dict[str, Any]) -> str:
+def _fail_at(data: dict[str, Any]) -> FaultStage:
     value = data["fail_at"]
-    if value not in FAULT_STAGES or not isinstance(value, str):
-        raise InvalidRequest(
-            f"fail_at must be one of {', '.join(FAULT_STAGES)}, got {json.dumps(value)[:100]}"
-        )
-    return value
+    for stage in FAULT_STAGES:
+        if value == stage and isinstance(value, str):
+            return stage
+    raise InvalidRequest(
+        f"fail_at must be one of {', '.join(FAULT_STAGES)}, got {json.dumps(value)[:100]}"
+    )
 
 
 def _json_type(value: Any) -> str:

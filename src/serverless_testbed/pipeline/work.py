@@ -21,7 +21,8 @@ from __future__ import annotations
 import contextlib
 import json
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -35,6 +36,7 @@ from serverless_testbed.pipeline.contract import (
     SQS_FIRST_RECEIVE,
     SQS_SENT,
     WORKER_START,
+    WorkerOutput,
 )
 from serverless_testbed.pipeline.faults import fault_cause, fault_requested
 
@@ -56,13 +58,30 @@ class CallbackNotDelivered(Exception):
     """SendTaskSuccess/Failure failed in a way worth retrying through SQS redelivery."""
 
 
-@dataclass(frozen=True)
-class WorkOutcome:
-    kind: str  # "succeeded" | "failed" | "duplicate" | "token_gone"
+class Outcome(StrEnum):
+    """How a record ended without raising (the module docstring says what each means)."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    DUPLICATE = "duplicate"
+    TOKEN_GONE = "token_gone"
+
+
+class _Record(TypedDict):
+    """Which request, execution and SQS message an outcome is about."""
+
     request_id: str
     execution: str
     message_id: str
-    output: dict[str, Any] | None = None  # what SendTaskSuccess carried
+
+
+@dataclass(frozen=True)
+class WorkOutcome:
+    kind: Outcome
+    request_id: str
+    execution: str
+    message_id: str
+    output: WorkerOutput | None = None  # what SendTaskSuccess carried
     error: str | None = None  # what SendTaskFailure carried, or the token-gone error code
     cause: str | None = None
 
@@ -82,24 +101,24 @@ def process_record(
     message_id = str(record.get("messageId", ""))
     message = _message(record.get("body"))
     request_id = message.request.get("request_id")
-    outcome = {"execution": message.execution, "message_id": message_id}
     if not isinstance(request_id, str) or not request_id:
         error, cause = INVALID_MESSAGE_ERROR, "the message's request has no request_id"
-        return _fail(sfn, message.task_token, error, cause, request_id="", **outcome)
-    outcome["request_id"] = request_id
+        unnamed = _Record(request_id="", execution=message.execution, message_id=message_id)
+        return _fail(sfn, message.task_token, error, cause, unnamed)
+    outcome = _Record(request_id=request_id, execution=message.execution, message_id=message_id)
     if fault_requested(message.request, "worker"):
         cause = fault_cause("worker", request_id)
-        return _fail(sfn, message.task_token, INJECTED_FAULT_ERROR, cause, **outcome)
+        return _fail(sfn, message.task_token, INJECTED_FAULT_ERROR, cause, outcome)
     try:
         _apply_once(dynamodb, table_name, message, request_id, message_id, worker_start)
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "ConditionalCheckFailedException":
-            return WorkOutcome("duplicate", **outcome)
+            return WorkOutcome(Outcome.DUPLICATE, **outcome)
         cause = error.response["Error"].get("Message") or str(error)
-        return _fail(sfn, message.task_token, f"DynamoDB.{code}", cause, **outcome)
+        return _fail(sfn, message.task_token, f"DynamoDB.{code}", cause, outcome)
     dynamodb_done = clock.now_ms()
-    output = {
+    output: WorkerOutput = {
         "request_id": request_id,
         "execution": message.execution,
         "queue": queue_name(record),
@@ -122,10 +141,10 @@ def process_record(
             reconciled = _reconcile(
                 dynamodb, sfn, table_name, message, request_id, message_id, clock
             )
-            return WorkOutcome("token_gone", error=code, cause=reconciled, **outcome)
+            return WorkOutcome(Outcome.TOKEN_GONE, error=code, cause=reconciled, **outcome)
         _release(dynamodb, table_name, request_id, message_id)
         raise CallbackNotDelivered(f"SendTaskSuccess for {request_id}: {code}") from error
-    return WorkOutcome("succeeded", output=output, **outcome)
+    return WorkOutcome(Outcome.SUCCEEDED, output=output, **outcome)
 
 
 def _message(body: Any) -> _Message:
@@ -254,25 +273,16 @@ def _release(dynamodb: Any, table_name: str, request_id: str, message_id: str) -
         )
 
 
-def _fail(
-    sfn: Any,
-    task_token: str,
-    error: str,
-    cause: str,
-    *,
-    request_id: str,
-    execution: str,
-    message_id: str,
-) -> WorkOutcome:
-    outcome = {"request_id": request_id, "execution": execution, "message_id": message_id}
+def _fail(sfn: Any, task_token: str, error: str, cause: str, outcome: _Record) -> WorkOutcome:
     try:
         sfn.send_task_failure(taskToken=task_token, error=error, cause=cause[:MAX_CAUSE_CHARS])
     except ClientError as failed:
         code = failed.response["Error"]["Code"]
         if code in TOKEN_GONE_ERRORS:
-            return WorkOutcome("token_gone", error=code, **outcome)
+            return WorkOutcome(Outcome.TOKEN_GONE, error=code, **outcome)
+        request_id = outcome["request_id"]
         raise CallbackNotDelivered(f"SendTaskFailure for {request_id}: {code}") from failed
-    return WorkOutcome("failed", error=error, cause=cause, **outcome)
+    return WorkOutcome(Outcome.FAILED, error=error, cause=cause, **outcome)
 
 
 def queue_name(record: dict[str, Any]) -> str:
@@ -282,6 +292,8 @@ def queue_name(record: dict[str, Any]) -> str:
 
 def _attribute_ms(record: dict[str, Any], name: str) -> float | None:
     value = (record.get("attributes") or {}).get(name)
+    if value is None:
+        return None
     try:
         return float(value)
     except (TypeError, ValueError):

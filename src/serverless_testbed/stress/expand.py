@@ -26,7 +26,7 @@ import bisect
 import hashlib
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from serverless_testbed.stress.traffic import RandomColumn, TaskSpec
 
@@ -65,7 +65,8 @@ def random_bytes(seed: int, index: int, purpose: int, length: int) -> bytes:
     return hashlib.shake_128(b"%d.%d.%d" % (seed, index, purpose)).digest(length)
 
 
-class Operation(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Operation:
     index: int
     action: str
     key: str

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from serverless_testbed.embedded.moto import wait_scale
+from serverless_testbed.embedded.moto.patching import PatchTargetMissing
 from serverless_testbed.errors import UsageError
 
 
@@ -26,10 +27,10 @@ def test_a_missing_moto_method_is_a_loud_error_not_a_silent_no_op(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     empty = types.ModuleType("empty")
-    monkeypatch.setattr(wait_scale, "_original", None)
+    monkeypatch.setattr(wait_scale, "_patch", None)
     monkeypatch.setattr(wait_scale.importlib, "import_module", lambda name: empty)
 
-    with pytest.raises(wait_scale.WaitScalePatchDoesNotFit, match="_wait_interval not found"):
+    with pytest.raises(PatchTargetMissing, match=r"cannot patch empty\._wait_interval"):
         wait_scale.set_wait_scale(0.5)
     assert wait_scale.wait_scale() == 1.0
 

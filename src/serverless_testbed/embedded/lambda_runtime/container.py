@@ -174,7 +174,7 @@ def prepare_boto3(services: Sequence[str]) -> None:
 def _enter_sandbox(init: dict[str, Any]) -> None:
     os.environ.clear()
     os.environ.update(init["env"])
-    boto3 = sys.modules.get("boto3")
+    boto3: Any = sys.modules.get("boto3")
     if boto3 is not None and "AWS_DATA_PATH" in os.environ:
         boto3.DEFAULT_SESSION = None  # the function has its own models: boto3's usual default
     time.tzset()

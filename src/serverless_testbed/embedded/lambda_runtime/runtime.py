@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from serverless_testbed.embedded.lambda_runtime import container as lambda_container
 from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
@@ -50,6 +50,9 @@ INIT_TIMEOUT_S = 10.0  # Lambda's limit for the init phase
 EXIT_REPORT_TIMEOUT_S = 2.0  # how long a dead container's exit status may take to arrive
 HOST_VARIABLES = ("PATH", "LANG", "LC_ALL", "TMPDIR")  # the rest of this process's env stays out
 PYTHON_VERSION = f"{sys.version_info.major}.{sys.version_info.minor}"
+# How one invoke ended for its container: after "ok" and "error" (the handler raised) the
+# container lives on; after the others it is gone.
+InvokeEnd = Literal["ok", "error", "timeout", "exit", "init_error"]
 _SIGNAL_WORDS = {  # how Lambda (a Go program) names the signal that ended a runtime
     signal.SIGKILL: "killed",
     signal.SIGSEGV: "segmentation fault",
@@ -275,7 +278,7 @@ class LambdaRuntime:
         invoked_arn = name_or_arn if name_or_arn.startswith("arn:") else function.config.arn
         log = _InvokeLog(function.config.name, self._log_sink)
         container, cold = self._acquire(function)
-        outcome = "exit"
+        outcome: InvokeEnd = "exit"
         try:
             result, outcome = self._run(container, cold, invoked_arn, payload or b"{}", log)
             return result
@@ -414,7 +417,7 @@ class LambdaRuntime:
             env["AWS_REGION"] = env["AWS_DEFAULT_REGION"] = region
         return env
 
-    def _release(self, function: _Function, container: _Container, outcome: str) -> None:
+    def _release(self, function: _Function, container: _Container, outcome: InvokeEnd) -> None:
         with self._lock:
             function.busy.discard(container)
             function.errors += outcome != "ok"
@@ -478,7 +481,7 @@ class LambdaRuntime:
     # -- one invoke ------------------------------------------------------------------------
     def _run(
         self, container: _Container, cold: bool, invoked_arn: str, payload: bytes, log: _InvokeLog
-    ) -> tuple[InvokeResult, str]:
+    ) -> tuple[InvokeResult, InvokeEnd]:
         """One invoke on ``container``: (result, outcome), outcome one of ok, error (the
         container lives on), timeout, exit, init_error (the container is gone)."""
         config = container.config
@@ -486,8 +489,8 @@ class LambdaRuntime:
         init_ms: float | None = None
 
         def finish(
-            body: bytes, ok: bool, duration_ms: float, outcome: str
-        ) -> tuple[InvokeResult, str]:
+            body: bytes, ok: bool, duration_ms: float, outcome: InvokeEnd
+        ) -> tuple[InvokeResult, InvokeEnd]:
             container.flush_partial_line(log.emit)
             error = None if ok else "Unhandled"
             result = InvokeResult(

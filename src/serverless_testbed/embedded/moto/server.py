@@ -50,8 +50,7 @@ class MotoServer:
     @property
     def url(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{self._host}:{self.port}"
 
     @property
     def port(self) -> int:

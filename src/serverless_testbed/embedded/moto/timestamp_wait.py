@@ -14,17 +14,18 @@ import importlib
 import threading
 from typing import Any
 
-from serverless_testbed.errors import RunFailed
+from serverless_testbed.embedded.moto.patching import (
+    PatchTargetMissing,
+    describe,
+    moto_version,
+    patch,
+)
 
 TIMESTAMP_MODULE = "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp"
 PATCHED_METHOD = "_get_wait_seconds"
 
 _lock = threading.Lock()
 _installed = False
-
-
-class TimestampPatchDoesNotFit(RunFailed):
-    """moto no longer has what the patch replaces or calls (a moto upgrade moved it)."""
 
 
 def install() -> None:
@@ -34,17 +35,17 @@ def install() -> None:
         if _installed:
             return
         module = importlib.import_module(TIMESTAMP_MODULE)
-        timestamp = getattr(module, "Timestamp", None)
-        needed = (PATCHED_METHOD, "_from_timestamp_string", "_create_failure_event")
-        missing = [name for name in needed if not hasattr(timestamp, name)]
-        failure = getattr(module, "FailureEventException", None)
-        if timestamp is None or missing or failure is None:
-            raise TimestampPatchDoesNotFit(
-                f"{TIMESTAMP_MODULE}.Timestamp lacks {', '.join(missing) or 'itself'}: the "
-                "UTC timestamp-wait patch does not fit this moto version"
-            )
+        timestamp = module.Timestamp
+        failure = module.FailureEventException
+        for needed in ("_from_timestamp_string", "_create_failure_event"):
+            if not hasattr(timestamp, needed):  # what the replacement calls
+                raise PatchTargetMissing(
+                    f"cannot patch {describe(timestamp, PATCHED_METHOD)}: it calls {needed}, "
+                    f"which moto {moto_version()} does not have"
+                )
 
-        def wait_seconds_until_utc(self: Any, env: Any) -> int:
+        @patch(timestamp, PATCHED_METHOD)
+        def wait_seconds_until_utc(original: Any, self: Any, env: Any) -> int:
             self.string.eval(env=env)
             text = env.stack.pop()
             moment = self._from_timestamp_string(timestamp=text)
@@ -53,5 +54,4 @@ def install() -> None:
             now_utc = datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
             return int((moment - now_utc).total_seconds())
 
-        setattr(timestamp, PATCHED_METHOD, wait_seconds_until_utc)
         _installed = True

@@ -21,7 +21,8 @@ import threading
 import time
 from typing import Any
 
-from serverless_testbed.errors import RunFailed, UsageError
+from serverless_testbed.embedded.moto.patching import Patch, patch
+from serverless_testbed.errors import UsageError
 
 WAIT_FUNCTION_MODULE = (
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function"
@@ -30,11 +31,7 @@ PATCHED_METHOD = "_wait_interval"
 
 _lock = threading.Lock()
 _scale = 1.0
-_original: Any = None
-
-
-class WaitScalePatchDoesNotFit(RunFailed):
-    """moto no longer has the method the patch replaces (a moto upgrade moved it)."""
+_patch: Patch | None = None
 
 
 def checked_wait_scale(value: object, where: str = "wait scale") -> float:
@@ -63,19 +60,14 @@ def set_wait_scale(scale: float) -> None:
 
 
 def _install() -> None:
-    global _original
-    if _original is not None:
+    global _patch
+    if _patch is not None:
         return
     module = importlib.import_module(WAIT_FUNCTION_MODULE)
-    wait_function = getattr(module, "WaitFunction", None)
-    original = getattr(wait_function, PATCHED_METHOD, None)
-    if wait_function is None or original is None:
-        raise WaitScalePatchDoesNotFit(
-            f"{WAIT_FUNCTION_MODULE}.WaitFunction.{PATCHED_METHOD} not found: the wait-scale "
-            "patch does not fit this moto version"
-        )
+    wait_function = getattr(module, "WaitFunction", module)  # a missing class: refused below
 
-    def scaled_wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+    @patch(wait_function, PATCHED_METHOD)
+    def scaled_wait_interval(original: Any, self: Any, env: Any, wait_seconds: int) -> None:
         scale = _scale
         if scale == 1.0:
             return original(self, env, wait_seconds)
@@ -90,5 +82,4 @@ def _install() -> None:
             env.program_state_event.wait(remaining)
         return None
 
-    setattr(wait_function, PATCHED_METHOD, scaled_wait_interval)
-    _original = original
+    _patch = scaled_wait_interval

@@ -114,8 +114,8 @@ class DynamoDBBackend:
                 **common,
             )
         if action == "putItem":
-            item = {name: attribute(value) for name, value in (operation.item or {}).items()}
-            return self.client.put_item(Item={**item, **key}, **common)
+            attributes = {name: attribute(value) for name, value in (operation.item or {}).items()}
+            return self.client.put_item(Item={**attributes, **key}, **common)
         if action == "getItem":
             return self.client.get_item(Key=key, **common)
         if action == "deleteItem":

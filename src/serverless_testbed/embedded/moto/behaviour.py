@@ -1,0 +1,110 @@
+"""The patches without which moto's server would not behave like AWS for this pipeline.
+
+Each sits at the narrowest point that fixes the behaviour:
+
+- Lambda Invoke (the API, and Step Functions' ``lambda:invoke``) reaches the project's local
+  Lambda runtime instead of moto's Docker runner or its echo backend.
+- moto's own SQS event-source mapping runs the function *inside* SendMessage; it is switched
+  off, because the project's poller triggers functions asynchronously, as Lambda does.
+- SendTaskFailure keeps its ``cause`` (moto's HTTP layer drops it: README, "moto bugs").
+- State machines created by CloudFormation land in the backend that executes them (moto puts
+  them in the non-executing one, so StartExecution answers StateMachineDoesNotExist: README,
+  "moto bugs").
+- A task with HeartbeatSeconds no longer misses a callback that arrives before the
+  interpreter has set up its heartbeat wait (it then waited out the whole heartbeat and
+  failed with States.Timeout: seen as 25 s executions once the pipeline got fast).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from serverless_testbed.embedded.moto.patching import Patch, patch, replace
+from serverless_testbed.emulation.invoke import Invoke
+
+
+def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
+    """Apply every behaviour patch; Lambda invokes go to whatever ``current_invoker()`` says."""
+    return [
+        _route_lambda_invoke(current_invoker),
+        _disable_inline_sqs_mappings(),
+        _keep_send_task_failure_cause(),
+        _create_cloudformation_state_machines_where_they_execute(),
+        _see_callbacks_that_beat_the_heartbeat_wait(),
+    ]
+
+
+def _route_lambda_invoke(current_invoker: Callable[[], Invoke | None]) -> Patch:
+    from moto.awslambda.models import LambdaFunction
+
+    @patch(LambdaFunction, "invoke")
+    def invoke(
+        original: Any, self: Any, body: Any, request_headers: Any, response_headers: Any
+    ) -> bytes:
+        invoker = current_invoker()
+        if invoker is None:
+            raise RuntimeError("no local Lambda runtime is running in this process")
+        payload = body.encode() if isinstance(body, str) else (body or b"{}")
+        outcome = invoker(self.function_name, payload)
+        if outcome.function_error:
+            response_headers["x-amz-function-error"] = outcome.function_error
+        return outcome.payload
+
+    return invoke
+
+
+def _disable_inline_sqs_mappings() -> Patch:
+    from moto.sqs.models import Queue
+
+    # The queue's mapping table (an attribute Queue.__init__ sets) is only read by
+    # Queue.add_message's inline invocation; the mappings themselves stay in the Lambda
+    # backend, where the poller lists them. A class-level property takes the attribute over.
+    return replace(
+        Queue, "lambda_event_source_mappings", property(lambda self: {}, lambda self, value: None)
+    )
+
+
+def _keep_send_task_failure_cause() -> Patch:
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    @patch(StepFunctionResponse, "send_task_failure")
+    def send_task_failure(original: Any, self: Any) -> Any:
+        from moto.core.responses import EmptyResult
+
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"),
+            error=self._get_param("error"),
+            cause=self._get_param("cause"),
+        )
+        return EmptyResult()
+
+    return send_task_failure
+
+
+def _create_cloudformation_state_machines_where_they_execute() -> Patch:
+    from moto.stepfunctions import models
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    # Only StateMachine's CloudFormation methods read this module-level name; the API goes
+    # through responses.get_backend, which picks the executing backend by itself.
+    return replace(models, "stepfunctions_backends", stepfunctions_parser_backends)
+
+
+def _see_callbacks_that_beat_the_heartbeat_wait() -> Patch:
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (
+        state_task_service_callback as callback_module,
+    )
+
+    @patch(callback_module.StateTaskServiceCallback, "_wait_for_task_token_heartbeat")
+    def wait_for_task_token_heartbeat(
+        original: Any, self: Any, env: Any, callback_endpoint: Any, heartbeat_endpoint: Any
+    ) -> Any:
+        # The heartbeat endpoint is created after the invoke returns; a callback notified
+        # before that set only the outcome, so look at it before waiting on heartbeats.
+        outcome = callback_endpoint.get_outcome()
+        if outcome is not None:
+            return outcome
+        return original(self, env, callback_endpoint, heartbeat_endpoint)
+
+    return wait_for_task_token_heartbeat

@@ -1,0 +1,191 @@
+"""Patches that only make moto's server start and answer faster; behaviour stays moto's.
+
+- botocore's data files are parsed once per process instead of once per session: every
+  boto3 ``Session()`` has its own loader, and moto's EC2 model (imported by the Step
+  Functions interpreter, through Batch) builds three sessions just to list EC2's regions,
+  parsing EC2's 0.15 s API model each time. moto's server reads its service models
+  through one loader (it built one per service, each listing botocore's ~400 data
+  directories: 50 ms per service).
+- The Step Functions interpreter's Batch integration only needs ``moto.batch.utils``, but
+  importing it ran ``moto.batch``'s package, which imports all of EC2's models (about 1 s
+  of a 2 s start). The leaf module is imported on its own; ``moto.batch`` itself still
+  imports normally the first time anything asks for it.
+- The Step Functions interpreter reuses one boto3 client per (region, service, endpoint)
+  instead of building a new one for every task (about 20 ms each), which dominated warm
+  latency.
+- Each execution gets a copy of its state machine's parsed program (0.7 ms) instead of
+  parsing the definition again with ANTLR (9 ms of CPU for the pipeline's, before the
+  ExecutionStarted event, shared with every other request the server handles).
+- A backend's list of regions comes from botocore's endpoint data instead of loading the
+  service's whole API model (0.1-0.3 s for each service's first request).
+- The server's request routing remembers which backend serves a host: moto lists its own
+  package directory (about 200 stat calls) and tries hundreds of URL patterns on every
+  request, under one global lock. Each response class's list of action methods is read
+  once, not with ``inspect.getmembers`` on every request (~0.3 ms each).
+
+Disabling any of these leaves every pipeline test green: tests/unit/embedded/
+test_moto_patches.py checks that each is in effect, benchmarks/ measure what they save.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from functools import cache
+from typing import Any
+
+from serverless_testbed.embedded.moto.patching import Patch, patch, replace
+
+# The module that defines the Step Functions interpreter's client factory, and the name that
+# 13 of the interpreter's modules import from it.
+BOTO_CLIENT_MODULE = "moto.stepfunctions.parser.asl.utils.boto_client"
+BOTO_CLIENT_FOR = "boto_client_for"
+
+
+def apply() -> list[Patch]:
+    """Apply every speed patch. The first ones change what later imports cost: apply first."""
+    botocore_data_once = _share_botocore_data_between_sessions()
+    _import_batch_utils_without_batch_models()
+    return [
+        *botocore_data_once,
+        *_reuse_interpreter_clients(),
+        _parse_each_definition_once(),
+        _list_regions_without_service_models(),
+        *_route_requests_from_memory(),
+    ]
+
+
+@cache
+def shared_loader() -> Any:
+    """One botocore loader for what moto's server reads itself (models, endpoint data)."""
+    import botocore.loaders
+
+    return botocore.loaders.create_loader()
+
+
+def _share_botocore_data_between_sessions() -> list[Patch]:
+    import botocore.loaders
+    import moto.core.utils
+
+    # Within one session botocore already hands the same parsed dict to every client
+    # (``instance_cache``); this widens that to the process, keyed by the file read. The
+    # files are part of the installed package: they do not change while it runs.
+    loaded: dict[str, Any] = {}
+
+    @patch(botocore.loaders.JSONFileLoader, "load_file")
+    def load_once(original: Any, self: Any, file_path: str) -> Any:
+        if file_path not in loaded:
+            loaded[file_path] = original(self, file_path)
+        return loaded[file_path]
+
+    @patch(moto.core.utils, "_load_service_model")
+    def load_service_model(original: Any, service_name: str, model_name: str) -> Any:
+        return shared_loader().load_service_model(service_name, model_name)
+
+    return [load_once, load_service_model]
+
+
+def _import_batch_utils_without_batch_models() -> None:
+    # Not a change of moto's code, so no Patch: the test checks sys.modules instead.
+    from serverless_testbed.embedded.moto.leaf_import import import_leaf
+
+    import_leaf("moto.batch", "utils")
+
+
+def _reuse_interpreter_clients() -> list[Patch]:
+    import importlib
+
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+
+    boto_client = importlib.import_module(BOTO_CLIENT_MODULE)
+
+    @cache
+    def client_for(create: Any, region: str, service: str, stubbed: bool, port: int) -> Any:
+        return create(region=region, service=service)
+
+    @patch(boto_client, BOTO_CLIENT_FOR)
+    def boto_client_for(
+        original: Any, region: str, service: str, state_credentials: Any = None
+    ) -> Any:
+        # The interpreter's clients use fixed dummy credentials whatever state_credentials
+        # says, so one client per (region, service) and endpoint is equivalent and
+        # thread-safe; the endpoint is part of the key, as a later stack may use another port.
+        return client_for(original, region, service, botocore_stubber.enabled, moto_server_port())
+
+    # Modules that did `from ... import boto_client_for` before this hold the original;
+    # those imported later get the replacement from the module patched above.
+    holders = [
+        module
+        for name, module in list(sys.modules.items())
+        if name.startswith("moto.")
+        and vars(module).get(BOTO_CLIENT_FOR) is boto_client_for.original
+    ]
+    return [boto_client_for] + [
+        replace(module, BOTO_CLIENT_FOR, boto_client_for.new) for module in holders
+    ]
+
+
+def _parse_each_definition_once() -> Patch:
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    programs: dict[str, Any] = {}
+
+    @patch(ExecutionWorker, "_get_evaluation_entrypoint")
+    def program_of_this_execution(original: Any, self: Any) -> Any:
+        definition = self._evaluation_details.state_machine_details.definition
+        if definition not in programs:
+            programs[definition] = original(self)
+        try:
+            # A deep copy per execution: no state can leak from one execution into another.
+            return copy.deepcopy(programs[definition])
+        except Exception:  # a component that cannot be copied: parse, as moto does
+            return original(self)
+
+    return program_of_this_execution
+
+
+def _list_regions_without_service_models() -> Patch:
+    from moto.core.base_backend import AccountSpecificBackend
+
+    @cache
+    def every_region() -> tuple[str, ...]:
+        endpoints = shared_loader().load_data("endpoints")
+        return tuple(region for p in endpoints["partitions"] for region in p["regions"])
+
+    @patch(AccountSpecificBackend, "_generate_regions")
+    def generate_regions(original: Any, self: Any, service_name: str) -> list[str]:
+        # A superset of each service's regions: moto only uses the list to accept names.
+        return list(every_region())
+
+    return generate_regions
+
+
+def _route_requests_from_memory() -> list[Patch]:
+    import moto.core.responses
+    from moto import backends
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    modules = tuple(backends.list_of_moto_modules())
+    # The installed package does not change while it runs.
+    listed_once = replace(backends, "list_of_moto_modules", lambda: modules)
+
+    known: dict[str | None, Any] = {}
+
+    @patch(DomainDispatcherApplication, "get_backend_for_host")
+    def get_backend_for_host(original: Any, self: Any, host: str | None) -> Any:
+        # Called under the dispatcher's own lock, so the dict needs no lock of its own.
+        if host not in known:
+            known[host] = original(self, host)
+        return known[host]
+
+    names_of: dict[type, list[str]] = {}
+
+    @patch(moto.core.responses, "method_names_from_class")
+    def method_names_from_class(original: Any, response_class: type) -> list[str]:
+        # Classes do not change while serving; a copy keeps the caller's list its own.
+        if response_class not in names_of:
+            names_of[response_class] = original(response_class)
+        return list(names_of[response_class])
+
+    return [listed_once, get_backend_for_host, method_names_from_class]

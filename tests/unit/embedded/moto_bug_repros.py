@@ -1,0 +1,91 @@
+"""The two moto bugs the behaviour patches work around, reproduced with moto's in-process
+``mock_aws`` (README, "moto bugs the patches work around").
+
+    python -m tests.unit.embedded.moto_bug_repros [--patched] [NAME...]
+
+prints what each reproduction saw, as JSON; ``--patched`` installs the embedded stack's moto
+patches first.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+ROLE = "arn:aws:iam::123456789012:role/r"
+EXECUTING = {"stepfunctions": {"execute_state_machine": True}}
+
+
+def send_task_failure_cause() -> dict[str, Any]:
+    with mock_aws(config=EXECUTING):
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
+        wait = {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": queue, "MessageBody.$": "$$.Task.Token"},
+            "End": True,
+        }
+        definition = json.dumps({"StartAt": "Wait", "States": {"Wait": wait}})
+        machine = sfn.create_state_machine(name="m", definition=definition, roleArn=ROLE)
+        execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])
+        deadline = time.monotonic() + 30
+        messages: list[dict[str, Any]] = []
+        while not messages and time.monotonic() < deadline:
+            messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", [])
+        token = messages[0]["Body"]
+        sfn.send_task_failure(taskToken=token, error="Boom", cause="the reason")
+        described = sfn.describe_execution(executionArn=execution["executionArn"])
+        while described["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.05)  # moto offers no way to wait for an execution's end
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+        return {key: described.get(key) for key in ("status", "error", "cause")}
+
+
+def cloudformation_state_machine() -> dict[str, Any]:
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    machine = {
+        "Type": "AWS::StepFunctions::StateMachine",
+        "Properties": {"DefinitionString": json.dumps(definition), "RoleArn": ROLE},
+    }
+    with mock_aws(config=EXECUTING):
+        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        template = {"Resources": {"Machine": machine}}
+        cloudformation.create_stack(StackName="s", TemplateBody=json.dumps(template))
+        resources = cloudformation.describe_stack_resources(StackName="s")["StackResources"]
+        arn = resources[0]["PhysicalResourceId"]
+        listed = [m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]]
+        try:
+            sfn.start_execution(stateMachineArn=arn)
+            started: str | None = "started"
+        except sfn.exceptions.StateMachineDoesNotExist as error:
+            started = error.response["Error"]["Code"]
+        return {"listed": arn in listed, "start_execution": started}
+
+
+REPROS = {
+    "send-task-failure-cause": send_task_failure_cause,
+    "cloudformation-state-machine": cloudformation_state_machine,
+}
+
+
+def main() -> None:
+    arguments = sys.argv[1:]
+    if "--patched" in arguments:
+        from serverless_testbed.embedded.moto import patches
+        from serverless_testbed.emulation.invoke import Invoked
+
+        patches.install(lambda name, payload: Invoked(b"{}"))
+    names = [name for name in arguments if name != "--patched"] or list(REPROS)
+    json.dump({name: REPROS[name]() for name in names}, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+"""The two moto bugs the behaviour patches work around are still in the installed moto, and the
+patches fix them. When an "unpatched" test fails, moto fixed the bug: drop the patch.
+
+Each side runs in a process of its own (moto_bug_repros.py): the patches are process-wide.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[3]
+
+
+def reproduce(*arguments: str) -> dict[str, Any]:
+    run = subprocess.run(
+        [sys.executable, "-m", "tests.unit.embedded.moto_bug_repros", *arguments],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    result: dict[str, Any] = json.loads(run.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def unpatched() -> dict[str, Any]:
+    return reproduce()
+
+
+@pytest.fixture(scope="module")
+def patched() -> dict[str, Any]:
+    return reproduce("--patched")
+
+
+def test_unpatched_moto_drops_the_cause_of_send_task_failure(unpatched: dict[str, Any]) -> None:
+    assert unpatched["send-task-failure-cause"] == {
+        "status": "FAILED",
+        "error": "Boom",
+        "cause": None,
+    }
+
+
+def test_the_patch_keeps_the_cause(patched: dict[str, Any]) -> None:
+    assert patched["send-task-failure-cause"]["cause"] == "the reason"
+
+
+def test_unpatched_moto_cannot_start_a_state_machine_from_cloudformation(
+    unpatched: dict[str, Any],
+) -> None:
+    assert unpatched["cloudformation-state-machine"] == {
+        "listed": False,
+        "start_execution": "StateMachineDoesNotExist",
+    }
+
+
+def test_the_patch_creates_it_where_it_executes(patched: dict[str, Any]) -> None:
+    assert patched["cloudformation-state-machine"] == {"listed": True, "start_execution": "started"}

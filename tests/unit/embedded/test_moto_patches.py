@@ -1,0 +1,102 @@
+"""The embedded stack's moto patches: every target exists in the installed moto, every patch
+is applied by install(), none of the interpreter's copies of boto_client_for is left behind,
+and each speed patch is in effect (checked by what it does, not by timing).
+
+install() changes moto process-wide, so it runs in a process of its own
+(moto_patch_probe.py); this module asserts on that process's report.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPOSITORY = Path(__file__).resolve().parents[3]
+
+BEHAVIOUR_TARGETS = [
+    "moto.awslambda.models.LambdaFunction.invoke",
+    "moto.sqs.models.Queue.lambda_event_source_mappings",
+    "moto.stepfunctions.responses.StepFunctionResponse.send_task_failure",
+    "moto.stepfunctions.models.stepfunctions_backends",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
+    "state_task_service_callback.StateTaskServiceCallback._wait_for_task_token_heartbeat",
+    "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."
+    "Timestamp._get_wait_seconds",
+]
+SPEED_TARGETS = [
+    "botocore.loaders.JSONFileLoader.load_file",
+    "moto.core.utils._load_service_model",
+    "moto.stepfunctions.parser.asl.utils.boto_client.boto_client_for",
+    "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker._get_evaluation_entrypoint",
+    "moto.core.base_backend.AccountSpecificBackend._generate_regions",
+    "moto.backends.list_of_moto_modules",
+    "moto.moto_server.werkzeug_app.DomainDispatcherApplication.get_backend_for_host",
+    "moto.core.responses.method_names_from_class",
+]
+
+
+def run_probe(*arguments: str) -> dict[str, Any]:
+    probe = subprocess.run(
+        [sys.executable, "-m", "tests.unit.embedded.moto_patch_probe", *arguments],
+        cwd=REPOSITORY,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert probe.returncode == 0, probe.stderr
+    result: dict[str, Any] = json.loads(probe.stdout)
+    return result
+
+
+@pytest.fixture(scope="module")
+def report() -> dict[str, Any]:
+    return run_probe("install")
+
+
+def test_every_patch_target_exists_in_the_installed_moto() -> None:
+    report = run_probe("exists", *BEHAVIOUR_TARGETS, *SPEED_TARGETS)
+
+    missing = [target for target, exists in report["exists"].items() if not exists]
+
+    assert len(report["exists"]) == len(BEHAVIOUR_TARGETS + SPEED_TARGETS)
+    assert missing == [], f"moto {report['moto']} moved these patch targets"
+
+
+def test_install_applies_every_patch_and_nothing_else(report: dict[str, Any]) -> None:
+    rebound_copies = {f"{module}.boto_client_for" for module in report["boto_client_for_importers"]}
+    applied = set(report["applied"])
+
+    assert set(BEHAVIOUR_TARGETS + SPEED_TARGETS) <= applied
+    assert applied - set(BEHAVIOUR_TARGETS + SPEED_TARGETS) <= rebound_copies
+    assert report["not_in_effect"] == []
+
+
+def test_every_module_that_imports_boto_client_for_gets_the_reusing_one(
+    report: dict[str, Any],
+) -> None:
+    clients = report["speed"]["clients_reused"]
+
+    assert len(report["boto_client_for_importers"]) >= 13
+    assert clients["unpatched"] == []
+    assert report["boto_client_for_left"] == []
+    assert clients["distinct_clients"] == 1, "one client per (region, service) for all"
+
+
+@pytest.mark.parametrize(
+    "speed_patch",
+    [
+        "botocore_data_once",
+        "batch_utils_alone",
+        "definition_parsed_once",
+        "regions_without_models",
+        "routing_from_memory",
+        "action_methods_cached",
+    ],
+)
+def test_speed_patch_is_in_effect(report: dict[str, Any], speed_patch: str) -> None:
+    assert report["speed"][speed_patch] is True
