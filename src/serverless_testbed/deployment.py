@@ -129,3 +129,13 @@ def deployment_from_outputs(
         client_config=client_config,
         **{attr: outputs[key] for attr, key in STACK_OUTPUTS.items()},
     )
+
+
+def stack_resource_ids(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    """Logical id -> physical id of every resource of a CloudFormation stack."""
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    return {
+        summary["LogicalResourceId"]: summary.get("PhysicalResourceId", "")
+        for page in paginator.paginate(StackName=stack_name)
+        for summary in page["StackResourceSummaries"]
+    }

@@ -57,6 +57,7 @@ FORBIDDEN = {
     "deployment": {"embedded", "containers", "emulation", "targets", "latency", "stress"},
     "signed_http": {"embedded", "containers", "emulation", "targets", "latency", "stress"},
     "targets": {"latency", "stress", "handlers", "pipeline"},
+    "experiments": {"embedded", "containers", "emulation", "stress", "handlers", "pipeline"},
 }
 
 

@@ -68,7 +68,8 @@ def test_the_template_passes_cfn_lint() -> None:
 def test_the_template_has_exactly_the_outputs_deployment_discovery_reads(
     sam: dict[str, Any],
 ) -> None:
-    assert set(sam["Outputs"]) == set(STACK_OUTPUTS.values())
+    # ProbeFunctionName: read by the Lambda experiments, optional (older stacks lack it).
+    assert set(sam["Outputs"]) == set(STACK_OUTPUTS.values()) | {"ProbeFunctionName"}
 
 
 def test_no_resource_has_a_fixed_name(cfn: dict[str, Any]) -> None:
@@ -134,6 +135,7 @@ def test_every_role_is_granted_exactly_what_its_code_calls_on_this_stacks_resour
             ("sqs:GetQueueAttributes", _arn("RequestQueue")),
         },
         "PipelineStateMachineRole": {("lambda:InvokeFunction", _arn("DispatcherFunction"))},
+        "ProbeFunctionRole": set(),  # the probe calls no AWS API: logging only
     }
 
 
@@ -158,13 +160,18 @@ def test_the_functions_are_zip_packaged_python_on_the_chosen_architecture(
     assert function_globals["Architectures"] == [{"Ref": "FunctionArchitecture"}]
     assert sam["Parameters"]["FunctionArchitecture"]["AllowedValues"] == ["x86_64", "arm64"]
     functions = resources_of_type(sam, "AWS::Serverless::Function")
-    assert set(functions) == {"ApiFunction", "DispatcherFunction", "WorkerFunction"}
+    assert set(functions) == {
+        "ApiFunction",
+        "DispatcherFunction",
+        "WorkerFunction",
+        "ProbeFunction",
+    }
     for function in functions.values():
         properties = function["Properties"]
         assert properties.get("PackageType", "Zip") == "Zip"
         module, _, name = properties["Handler"].rpartition(".")
         assert callable(getattr(importlib.import_module(module), name))
-        assert "AWS_REGION" not in properties["Environment"]["Variables"]
+        assert "AWS_REGION" not in properties.get("Environment", {}).get("Variables", {})
 
 
 def test_each_function_gets_the_settings_its_handler_reads(sam: dict[str, Any]) -> None:

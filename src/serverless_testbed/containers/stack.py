@@ -34,7 +34,7 @@ from typing import Any
 from botocore.config import Config
 
 from serverless_testbed.containers import packaging
-from serverless_testbed.deployment import Deployment, discover_deployment
+from serverless_testbed.deployment import Deployment, discover_deployment, stack_resource_ids
 from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
@@ -175,6 +175,9 @@ class ContainersStack(EmulatedStack):
         )
         self._deployments[stack_name] = deployment
         return deployment
+
+    def resource_ids(self) -> dict[str, str]:
+        return stack_resource_ids(self.client("cloudformation"), self.stack_name)
 
     def _uploaded_code(self) -> packaging.CodeArchive:
         if self._code is None:

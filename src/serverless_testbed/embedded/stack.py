@@ -68,6 +68,7 @@ class EmbeddedStack(EmulatedStack):
         self._idle_timeout_s = idle_timeout_s
         self._log_sink = log_sink
         self._functions_registered: dict[str, Any] = {}
+        self._resource_ids: dict[str, dict[str, str]] = {}
         self._register_lock = threading.Lock()
         self._moto: Any = None
         self._runtime: Any = None
@@ -206,7 +207,12 @@ class EmbeddedStack(EmulatedStack):
             endpoint_url=self.urls["aws"],
         )
         self._deployments[stack_name] = deployment
+        self._resource_ids[stack_name] = physical
         return deployment
+
+    def resource_ids(self) -> dict[str, str]:
+        """Logical id -> physical id of the stack's resources (as deployed)."""
+        return dict(self._resource_ids[self.stack_name])
 
     @contextmanager
     def event_source_paused(self, function_name: str, timeout_s: float = 10.0) -> Iterator[None]:

@@ -18,7 +18,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
-from serverless_testbed.deployment import Deployment, discover_deployment
+from serverless_testbed.deployment import Deployment, discover_deployment, stack_resource_ids
 from serverless_testbed.errors import UsageError
 from serverless_testbed.targets.samconfig import SAMCONFIG, read_deploy_config, resolve_stack_name
 
@@ -125,6 +125,9 @@ class AwsStack:
     def client_environment(self) -> dict[str, str]:
         """Region only: credentials and profile stay with boto3's own chain."""
         return {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+
+    def resource_ids(self) -> dict[str, str]:
+        return stack_resource_ids(self.client("cloudformation"), self.stack_name)
 
     def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:
         raise UsageError("on --target aws, deploy with `sam deploy` (see the README)")

@@ -31,6 +31,10 @@ class Stack(Protocol):
 
     def client_environment(self) -> dict[str, str]: ...
 
+    def resource_ids(self) -> dict[str, str]:
+        """Logical id (template.yaml) -> physical id of the stack's deployed resources."""
+        ...
+
     def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:
         """template.yaml again under another name (local targets only)."""
         ...

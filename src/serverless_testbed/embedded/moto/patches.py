@@ -40,6 +40,7 @@ The patches are process-wide, as moto's backends are: one embedded stack per pro
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from functools import cache
@@ -48,6 +49,7 @@ from typing import Any
 from serverless_testbed.emulation.invoke import Invoke
 from serverless_testbed.errors import UsageError
 
+LOG_RESULT_BYTES = 4096  # Invoke with LogType=Tail returns the last 4 KB of the log
 _lock = threading.Lock()
 _invoker: Invoke | None = None
 _installed = False
@@ -141,6 +143,9 @@ def _route_lambda_invoke() -> None:
         outcome = invoker(self.function_name, payload)
         if outcome.function_error:
             response_headers["x-amz-function-error"] = outcome.function_error
+        if request_headers.get("x-amz-log-type") == "Tail":  # LogType=Tail: the last 4 KB
+            log = (getattr(outcome, "log_tail", "") + "\n").encode()[-LOG_RESULT_BYTES:]
+            response_headers["x-amz-log-result"] = base64.b64encode(log).decode()
         return outcome.payload
 
     LambdaFunction.invoke = invoke
