@@ -132,17 +132,19 @@ def run(
     force_cold: bool = False,
     on_done: Callable[[ProbeCall], None] | None = None,
 ) -> ColdstartRun:
-    """Call the probe ``iterations`` times from ``workers`` threads (each takes the next
-    invocation as soon as its previous one returned)."""
+    """Call the probe ``iterations`` times from ``workers`` threads, started together (each
+    takes the next invocation as soon as its previous one returned)."""
     validate(workers, iterations, sleep_ms)
     payload = json.dumps({"sleep_ms": sleep_ms} if sleep_ms else {}).encode()
     indexes = itertools.count()
     take_lock = threading.Lock()
     calls: list[ProbeCall] = []
+    start_together = threading.Barrier(workers)
 
     with _forced_cold_starts(lambda_client, function_name, force_cold) as before_each:
 
         def caller(worker: int) -> None:
+            start_together.wait()
             while True:
                 with take_lock:
                     index = next(indexes)
