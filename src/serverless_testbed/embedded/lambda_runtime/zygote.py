@@ -28,7 +28,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
@@ -67,13 +66,7 @@ class Zygote:
                 "-m",
                 __name__,
                 str(theirs.fileno()),
-                json.dumps(
-                    {
-                        "preload": list(preload),
-                        "boto3_services": list(boto3_services),
-                        "launched_at": time.time(),
-                    }
-                ),
+                json.dumps({"preload": list(preload), "boto3_services": list(boto3_services)}),
             ],
             pass_fds=[theirs.fileno()],
             stdin=subprocess.DEVNULL,
@@ -197,7 +190,7 @@ def main(argv: Sequence[str]) -> NoReturn:
 
     # What a cold start on Lambda would pay for and a fork does not: measured once here,
     # charged to each container's Init Duration (see init_cost.py).
-    init_cost.record_boot(settings["launched_at"])
+    init_cost.record_boot()
     for module in settings["preload"]:
         try:
             init_cost.preload(module)
