@@ -56,6 +56,7 @@ class EmbeddedStack(EmulatedStack):
         redis_port: int = 0,
         idle_timeout_s: float = 300.0,
         log_sink: Any = None,
+        scale_lambda_cpu: bool = False,
     ) -> None:
         super().__init__(
             stack_name=stack_name, region=region, template=template, parameters=parameters
@@ -66,6 +67,9 @@ class EmbeddedStack(EmulatedStack):
         self._redis_port = redis_port
         self._logs: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=LOG_LINES_KEPT))
         self._idle_timeout_s = idle_timeout_s
+        # Off by default: a 256 MB function would get 14% of a core, as on Lambda, and every
+        # run of the pipeline would be that much slower. Memory is always limited.
+        self._scale_lambda_cpu = scale_lambda_cpu
         self._log_sink = log_sink
         self._functions_registered: dict[str, Any] = {}
         self._resource_ids: dict[str, dict[str, str]] = {}
@@ -120,6 +124,7 @@ class EmbeddedStack(EmulatedStack):
                     self.client_environment(),
                     idle_timeout_s=self._idle_timeout_s,
                     log_sink=self._keep_log_line,
+                    scale_cpu=self._scale_lambda_cpu,
                 )
                 parts.callback(self._runtime.close)
                 self._gateway = LocalApiGateway(self.invoke, port=self._api_port)

@@ -21,9 +21,11 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any, NoReturn
 
 from serverless_testbed.embedded.lambda_runtime import init_cost
+from serverless_testbed.embedded.lambda_runtime.limits import ContainerCgroups
 from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
 
 Handler = Callable[[Any, Any], Any]
@@ -93,6 +95,7 @@ class LambdaContext:
 def serve(connection: Connection, init: dict[str, Any]) -> NoReturn:
     """Become the container described by ``init``, load the handler, serve invokes forever."""
     try:
+        _join_cgroups(init)
         _enter_sandbox(init)
         try:
             with init_cost.import_trace() as asked:
@@ -171,6 +174,17 @@ def prepare_boto3(services: Sequence[str]) -> None:
     session = botocore.session.get_session()
     session.register_component("data_loader", loader)
     boto3.setup_default_session(botocore_session=session)
+
+
+def _join_cgroups(init: dict[str, Any]) -> None:
+    """Enter the memory and CPU limits the runtime made for this container (limits.py)."""
+    memory, cpu = (Path(path) if path else None for path in init.get("cgroups", ("", "")))
+    if memory is None and cpu is None:
+        return
+    try:
+        ContainerCgroups(memory, cpu).join(os.getpid(), int(init["memory_mb"]))
+    except OSError as error:  # the limit is lost, not the container
+        sys.stderr.write(f"[testbed] cannot apply the container's limits: {error}\n")
 
 
 def _enter_sandbox(init: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from serverless_testbed.embedded.lambda_runtime import container as lambda_container
+from serverless_testbed.embedded.lambda_runtime.limits import HostLimits
 from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
 from serverless_testbed.embedded.lambda_runtime.zygote import Spawned, Zygote, ZygoteGone
 
@@ -239,7 +240,12 @@ class LambdaRuntime:
         log_sink: LogSink | None = None,
         preload: Sequence[str] = DEFAULT_PRELOAD,
         boto3_services: Sequence[str] = DEFAULT_BOTO3_SERVICES,
+        limit_memory: bool = True,
+        scale_cpu: bool = False,
     ) -> None:
+        """``limit_memory``: a container whose memory passes its MemorySize is killed;
+        ``scale_cpu``: a container gets MemorySize / 1,769 of a CPU (see limits.py; each
+        only where the host allows it, and a cold start's log says where it does not)."""
         self._base_environment = dict(base_environment)
         self._idle_timeout_s = idle_timeout_s
         self._log_sink = log_sink
@@ -250,6 +256,7 @@ class LambdaRuntime:
         self._reaper_sleeps_forever = False
         self._functions: dict[str, _Function] = {}
         self._closed = False
+        self._limits = HostLimits(limit_memory=limit_memory, scale_cpu=scale_cpu)
         # Started now so its imports overlap with whatever the caller does next.
         self._zygote = Zygote(self._preload, self._boto3_services)
         self._reaper = threading.Thread(target=self._reap_idle, name="lambda-reaper", daemon=True)
@@ -318,6 +325,7 @@ class LambdaRuntime:
         # Busy containers die with the zygote; their invokes end as Runtime.ExitError.
         self._zygote.stop()
         self._reaper.join(timeout=5)
+        self._limits.close()
 
     def __enter__(self) -> LambdaRuntime:
         return self
@@ -366,20 +374,32 @@ class LambdaRuntime:
 
     def _start_container(self, config: FunctionConfig) -> _Container:
         container_id = uuid.uuid4().hex
+        cgroups = self._limits.for_container(container_id, config.memory_mb)
         init = {
             "handler": config.handler,
             "env": self._container_environment(config, container_id),
             "sys_path": list(sys.path),
             "cwd": os.getcwd(),
+            "memory_mb": config.memory_mb,
+            "cgroups": [str(cgroups.memory or ""), str(cgroups.cpu or "")],
         }
         exit_watch = _ExitWatch()  # before the spawn: the exit may be reported at once
+
+        def exited(status: int) -> None:
+            exit_watch.record(status)
+            cgroups.remove()
+
         zygote = self._live_zygote()
         started, started_at = time.monotonic(), time.time()
         try:
-            spawned = zygote.spawn(init, exit_watch.record)
+            spawned = zygote.spawn(init, exited)
         except ZygoteGone as error:
+            cgroups.remove()
             self._check_open()
             raise RuntimeError(f"could not start a container for {config.name}") from error
+        except BaseException:
+            cgroups.remove()
+            raise
         return _Container(spawned, zygote, exit_watch, config, container_id, started, started_at)
 
     def _live_zygote(self) -> Zygote:
@@ -499,6 +519,8 @@ class LambdaRuntime:
 
         if cold:
             log.emit(f"INIT_START Runtime Version: python:{PYTHON_VERSION}")
+            for note in self._limits.notes:
+                log.emit(note)
             try:
                 ready = container.receive(time.monotonic() + INIT_TIMEOUT_S, log.emit)
             except _ContainerDied:
