@@ -18,7 +18,7 @@ COMMAND_MODULES = (
     "serverless_testbed.embedded.commands",  # up
     "serverless_testbed.latency.commands",  # latency
     "serverless_testbed.stress.commands",  # publish, worker
-    "serverless_testbed.experiments.commands",  # invoke, coldstart
+    "serverless_testbed.experiments.commands",  # invoke, coldstart, memory-sweep
 )
 
 

@@ -24,11 +24,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from serverless_testbed.errors import UsageError
+from serverless_testbed.experiments.configuration import update_configuration
 from serverless_testbed.experiments.lambda_invoke import invoke_with_log
 
 FORCE_COLD_VARIABLE = "TESTBED_FORCE_COLD_START"
-CONFIG_UPDATE_TIMEOUT_S = 120.0
-CONFIG_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -233,19 +232,7 @@ def _nothing() -> Iterator[None]:
 
 
 def _set_environment(lambda_client: Any, function_name: str, variables: dict[str, str]) -> None:
-    lambda_client.update_function_configuration(
-        FunctionName=function_name, Environment={"Variables": variables}
-    )
-    deadline = time.monotonic() + CONFIG_UPDATE_TIMEOUT_S
-    while True:  # AWS applies a configuration change asynchronously
-        status = lambda_client.get_function_configuration(FunctionName=function_name).get(
-            "LastUpdateStatus", "Successful"
-        )
-        if status == "Successful":
-            return
-        if status == "Failed" or time.monotonic() > deadline:
-            raise RuntimeError(f"configuration update of {function_name}: {status}")
-        time.sleep(CONFIG_POLL_S)  # polling the update's status, with a deadline
+    update_configuration(lambda_client, function_name, Environment={"Variables": variables})
 
 
 def _distribution(values: list[float]) -> dict[str, float] | None:

@@ -58,6 +58,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     coldstart.add_argument("--json", type=Path, dest="json_file", help="write the data as JSON")
     coldstart.set_defaults(func=run_coldstart)
 
+    sweep = subparsers.add_parser(
+        "memory-sweep",
+        help="invoke a function at several memory sizes: duration, Init Duration and cost",
+        description="Set the function's MemorySize to each size in turn "
+        "(UpdateFunctionConfiguration), invoke it N times with the payload, and print per "
+        "size the duration p50/p90, the "
+        "Init Duration, the billed duration and the cost (with the prices' source), the "
+        "cheapest and the fastest marked. The original MemorySize is restored afterwards, "
+        "also after an error or Ctrl-C. On the embedded stack the size is real: memory is "
+        "capped and CPU scaled (1,769 MB = one vCPU) where the host allows cgroups.",
+    )
+    sweep.add_argument(
+        "--function", default=PROBE_FUNCTION, help="logical id or name (default: ProbeFunction)"
+    )
+    sweep.add_argument(
+        "--memory",
+        default="128,512,1024,1769,3008",
+        help="comma-separated sizes in MB, 128-10240 (default: 128,512,1024,1769,3008)",
+    )
+    sweep.add_argument("--iterations", type=int, default=5, metavar="N", help="per size (5)")
+    sweep.add_argument(
+        "--payload", default='{"cpu_ms": 100}', help='the event (default: {"cpu_ms": 100})'
+    )
+    _target_arguments(sweep)
+    sweep.add_argument("--plot", type=Path, help="write duration and cost per size (PNG)")
+    sweep.add_argument("--json", type=Path, dest="json_file", help="write the data as JSON")
+    sweep.set_defaults(func=run_memory_sweep)
+
 
 def _target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", choices=TARGETS, default="embedded", help="default: embedded")
@@ -190,4 +218,59 @@ def run_coldstart(args: argparse.Namespace) -> int:
         raise RunFailed(
             f"{len(failed)} of {len(result.calls)} invocations failed: {failed[0].error}"
         )
+    return 0
+
+
+# -- testbed memory-sweep ----------------------------------------------------------------------
+def run_memory_sweep(args: argparse.Namespace) -> int:
+    import signal
+
+    from serverless_testbed.experiments import memory_sweep
+    from serverless_testbed.experiments.functions import resolve_function
+    from serverless_testbed.latency.commands import progress_bar
+
+    sizes = memory_sweep.parse_memory_sizes(args.memory)
+    if args.iterations < 1:
+        raise UsageError(f"--iterations must be at least 1 (got {args.iterations})")
+    try:
+        payload = json.loads(args.payload)
+    except ValueError as error:
+        raise UsageError(f"--payload is not valid JSON: {error}") from None
+    _check_output(args.json_file)
+    if args.plot is not None and (not args.plot.parent.is_dir() or args.plot.suffix != ".png"):
+        raise UsageError(f"--plot {args.plot}: needs an existing directory and a .png name")
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt  # so that the sweep's finally puts MemorySize back
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    # The embedded stack caps memory always; CPU only when asked (other targets ignore it).
+    options = _target_options(args)
+    options = TargetOptions(**{**options.__dict__, "embedded": {"scale_lambda_cpu": True}})
+    try:
+        with open_stack(args.target, options) as stack:
+            client = lambda_client(stack)
+            name = resolve_function(client, stack.resource_ids(), args.function, stack.stack_name)
+            with progress_bar(len(sizes) * args.iterations) as advance:
+                result = memory_sweep.run(
+                    client,
+                    name,
+                    sizes,
+                    iterations=args.iterations,
+                    payload=payload,
+                    on_invocation=lambda _size, _invocation: advance(),
+                )
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    sys.stdout.write(memory_sweep.render_markdown(result))
+    if args.json_file:
+        args.json_file.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    if args.plot:
+        if result.cpu_scaled:
+            memory_sweep.write_plot(result, args.plot)
+        else:
+            print(f"{memory_sweep.CPU_NOT_SCALED}: no plot written", file=sys.stderr)
+    errors = sum(row["errors"] for row in result.summaries())
+    if errors:
+        raise RunFailed(f"{errors} invocations failed (see the errors column)")
     return 0
