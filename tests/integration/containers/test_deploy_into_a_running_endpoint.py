@@ -96,7 +96,7 @@ def test_every_function_runs_the_uploaded_zip_with_its_handler_module(
     s3 = deployment.client("s3")
     lambda_client = deployment.client("lambda")
 
-    assert len(functions) == 3
+    assert len(functions) == 4
     for function in functions:
         code = function["Properties"]["Code"]
         archive = s3.get_object(Bucket=code["S3Bucket"], Key=code["S3Key"])["Body"].read()
@@ -110,6 +110,7 @@ def test_every_function_runs_the_uploaded_zip_with_its_handler_module(
             deployment.api_function,
             deployment.dispatcher_function,
             deployment.worker_function,
+            attached_stack.resource_ids()["ProbeFunction"],
         )
     }
     assert deployed == {f["Properties"]["Handler"] for f in functions}

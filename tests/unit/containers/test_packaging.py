@@ -19,7 +19,7 @@ from serverless_testbed.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
-HANDLERS = ("api", "dispatcher", "worker")
+HANDLERS = ("api", "dispatcher", "worker", "probe")
 GATEWAY = "http://127.0.0.1:9999/teststack"
 
 
@@ -115,7 +115,12 @@ def _of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
 def test_every_function_runs_the_uploaded_zip(translated: dict[str, Any]) -> None:
     functions = _of_type(translated, "AWS::Lambda::Function")
 
-    assert set(functions) == {"ApiFunction", "DispatcherFunction", "WorkerFunction"}
+    assert set(functions) == {
+        "ApiFunction",
+        "DispatcherFunction",
+        "WorkerFunction",
+        "ProbeFunction",
+    }
     for function in functions.values():
         assert function["Properties"]["Code"] == {
             "S3Bucket": "code-bucket",
