@@ -107,3 +107,11 @@ def test_where_cpu_is_not_scaled_the_cold_start_log_says_so() -> None:
     limits.cpu = Controller("cpu", None, "no permission")
 
     assert limits.notes == ["[testbed] CPU not scaled on this host: no permission"]
+
+
+def test_without_cpu_scaling_asked_for_the_logs_carry_no_note() -> None:
+    limits = HostLimits(limit_memory=True, scale_cpu=False)
+    limits.close()
+    limits.memory = Controller("memory", None, "no permission")
+
+    assert limits.notes == []
