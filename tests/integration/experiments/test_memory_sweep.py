@@ -47,8 +47,11 @@ def test_each_size_is_set_and_the_original_is_restored(embedded_stack: EmbeddedS
     assert sum(row["cheapest"] for row in rows) == 1
 
 
+@pytest.mark.parametrize(
+    "error", [RuntimeError("forced error"), KeyboardInterrupt()], ids=["error", "ctrl-c"]
+)
 def test_a_forced_error_in_the_middle_still_restores_the_original_size(
-    embedded_stack: EmbeddedStack,
+    embedded_stack: EmbeddedStack, error: BaseException
 ) -> None:
     name = embedded_stack.resource_ids()["ProbeFunction"]
     client = lambda_client(embedded_stack)
@@ -57,9 +60,9 @@ def test_a_forced_error_in_the_middle_still_restores_the_original_size(
     def fail_at_the_second_size(size: int, invocation: object) -> None:
         assert memory_of(client, name) == size
         if size == 1024:
-            raise RuntimeError("forced error in the middle of the sweep")
+            raise error  # in the middle: after one size, before the last
 
-    with pytest.raises(RuntimeError, match="forced error"):
+    with pytest.raises(type(error)):
         memory_sweep.run(
             client, name, [512, 1024, 2048], iterations=1, on_invocation=fail_at_the_second_size
         )
