@@ -16,8 +16,10 @@ from serverless_testbed.errors import RunFailed, UsageError
 # (module, what it adds) in the order `testbed --help` lists them.
 COMMAND_MODULES = (
     "serverless_testbed.embedded.commands",  # up
+    "serverless_testbed.containers.commands",  # serve
     "serverless_testbed.latency.commands",  # latency
-    "serverless_testbed.stress.commands",  # publish, worker
+    "serverless_testbed.stress.cli",  # publish, worker
+    "serverless_testbed.delay.commands",  # delay
     "serverless_testbed.experiments.commands",  # invoke, coldstart, memory-sweep
 )
 

@@ -27,6 +27,14 @@ STACK_OUTPUTS = {
     "dispatcher_function": "DispatcherFunctionName",
     "worker_function": "WorkerFunctionName",
 }
+# Outputs added later to template.yaml: a stack deployed before them is still found, and the
+# command that needs one says so (see Deployment.require).
+OPTIONAL_STACK_OUTPUTS = {
+    "delay_state_machine_arn": "DelayStateMachineArn",
+    "delayed_task_table": "DelayedTaskTableName",
+    "delayed_task_function": "DelayedTaskFunctionName",
+    "probe_function": "ProbeFunctionName",  # testbed coldstart / memory-sweep's default
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,25 @@ class Deployment:
     session: boto3.Session = field(repr=False, compare=False)
     endpoint_url: str | None = None  # None: boto3 resolves it (AWS_ENDPOINT_URL_*, config)
     client_config: Config | None = field(default=None, repr=False, compare=False)
+    delay_state_machine_arn: str | None = None
+    delayed_task_table: str | None = None
+    delayed_task_function: str | None = None
+    probe_function: str | None = None
+
+    def outputs(self) -> dict[str, str]:
+        """The stack outputs this deployment was found by (OutputKey -> OutputValue)."""
+        keys = STACK_OUTPUTS | OPTIONAL_STACK_OUTPUTS
+        return {key: getattr(self, attr) for attr, key in keys.items() if getattr(self, attr)}
+
+    def require(self, attribute: str) -> str:
+        """An optional output's value, or a one-line UsageError naming the output."""
+        value = getattr(self, attribute)
+        if value is None:
+            raise UsageError(
+                f"stack {self.stack_name!r} has no output {OPTIONAL_STACK_OUTPUTS[attribute]}: "
+                "it was deployed from an older template.yaml; deploy it again (sam deploy)"
+            )
+        return str(value)
 
     def client(self, service: str, **kwargs: Any) -> Any:
         if self.endpoint_url is not None:
@@ -120,6 +147,9 @@ def deployment_from_outputs(
             f"stack {stack_name!r} lacks output(s) {', '.join(missing)}: "
             "was it deployed from this project's template.yaml?"
         )
+    optional: dict[str, Any] = {
+        attr: outputs.get(key) for attr, key in OPTIONAL_STACK_OUTPUTS.items()
+    }
     return Deployment(
         target=target,
         stack_name=stack_name,
@@ -128,6 +158,7 @@ def deployment_from_outputs(
         endpoint_url=endpoint_url,
         client_config=client_config,
         **{attr: outputs[key] for attr, key in STACK_OUTPUTS.items()},
+        **optional,
     )
 
 

@@ -12,8 +12,8 @@ import os
 
 import pytest
 
-from serverless_testbed.errors import UsageError
 from serverless_testbed.deployment import Deployment
+from serverless_testbed.errors import UsageError
 
 SKIP_REASON = (
     "remote tests need a deployed stack: set RUN_REMOTE_TESTS=1 (plus STACK_NAME or a "

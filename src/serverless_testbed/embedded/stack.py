@@ -15,6 +15,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import secrets
 import threading
 import time
 import urllib.request
@@ -28,6 +29,8 @@ from typing import Any, Self
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
 from serverless_testbed.embedded import direct_deploy
 from serverless_testbed.embedded.moto import patches as moto_patches
+from serverless_testbed.embedded.moto import timestamp_wait as moto_timestamp_wait
+from serverless_testbed.embedded.moto import wait_scale as moto_wait_scale
 from serverless_testbed.emulation import provision
 from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
@@ -35,6 +38,7 @@ from serverless_testbed.emulation.defaults import (
 )
 from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi
 from serverless_testbed.emulation.invoke import InvokeOutcome
+from serverless_testbed.emulation.ports import naming_the_port
 from serverless_testbed.emulation.stack import EmulatedStack
 
 LOG_LINES_KEPT = 2000  # per function
@@ -57,7 +61,9 @@ class EmbeddedStack(EmulatedStack):
         idle_timeout_s: float = 300.0,
         log_sink: Any = None,
         scale_lambda_cpu: bool = False,
+        wait_scale: float = 1.0,
     ) -> None:
+        self._wait_scale = moto_wait_scale.checked_wait_scale(wait_scale)
         super().__init__(
             stack_name=stack_name, region=region, template=template, parameters=parameters
         )
@@ -105,12 +111,16 @@ class EmbeddedStack(EmulatedStack):
         parts = self._parts
         moto_patches.install(self.invoke)
         parts.callback(moto_patches.uninstall_invoker, self.invoke)
+        moto_timestamp_wait.install()
+        moto_wait_scale.set_wait_scale(self._wait_scale)
+        parts.callback(moto_wait_scale.set_wait_scale, 1.0)
         with ThreadPoolExecutor(max_workers=1) as pool:
             redis_started: Future[Any] | None = (
                 pool.submit(self._start_redis) if self._with_redis else None
             )
             try:
-                self._moto = MotoServer(port=self._aws_port).start()
+                with naming_the_port("aws", self._aws_port):
+                    self._moto = MotoServer(port=self._aws_port).start()
                 parts.callback(self._moto.stop)
                 # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
                 os.environ["MOTO_PORT"] = str(self._moto.port)
@@ -127,7 +137,8 @@ class EmbeddedStack(EmulatedStack):
                     scale_cpu=self._scale_lambda_cpu,
                 )
                 parts.callback(self._runtime.close)
-                self._gateway = LocalApiGateway(self.invoke, port=self._api_port)
+                with naming_the_port("api", self._api_port):
+                    self._gateway = LocalApiGateway(self.invoke, port=self._api_port)
                 self._gateway.start()
                 parts.callback(self._gateway.stop)
                 self.deploy(self.stack_name, self.parameters, direct=True)
@@ -146,7 +157,8 @@ class EmbeddedStack(EmulatedStack):
                     parts.callback(_stop_started, redis_started)
             if redis_started is not None:
                 self._redis = redis_started.result()
-                self.urls["redis"] = self._redis.url
+                # The password is a per-stack secret: whoever holds this URL holds Redis.
+                self.urls["redis"] = self._redis.authenticated_url
 
     def close(self) -> None:
         try:
@@ -157,9 +169,21 @@ class EmbeddedStack(EmulatedStack):
     def _start_redis(self) -> Any:
         from serverless_testbed.embedded.redis_server import RedisServer
 
-        return RedisServer(port=self._redis_port).start()
+        return RedisServer(port=self._redis_port, password=secrets.token_hex(16)).start()
 
     # -- what users and tests use --------------------------------------------------------
+    @property
+    def wait_scale(self) -> float:
+        """How Step Functions Wait states are scaled: 0.001 makes an hour 3.6 s."""
+        return self._wait_scale
+
+    def set_wait_scale(self, scale: float) -> None:
+        """Scale every Wait that starts from now on (running executions' later Waits too)."""
+        checked = moto_wait_scale.checked_wait_scale(scale)
+        if self._moto is not None:
+            moto_wait_scale.set_wait_scale(checked)
+        self._wait_scale = checked
+
     def client(self, service: str) -> Any:
         """A boto3 client of the emulator (one per service: creating one costs ~20 ms)."""
         assert self._session is not None, "start the stack first"

@@ -72,6 +72,12 @@ class EmulatedStack:
     def deployment(self) -> Deployment:
         return self._deployments[self.stack_name]
 
+    @property
+    def wait_scale(self) -> float:
+        """How Step Functions Wait states are scaled (1: real time; only the embedded engine
+        scales them)."""
+        return 1.0
+
     def client_environment(self) -> dict[str, str]:
         """Environment for boto3 clients (and processes) to reach this stack."""
         return {

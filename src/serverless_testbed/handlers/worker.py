@@ -29,6 +29,7 @@ from serverless_testbed.pipeline.work import (
     PoisonMessage,
     WorkOutcome,
     process_record,
+    queue_name,
 )
 
 logger = Logger(service="worker")
@@ -39,7 +40,7 @@ _OUTCOME_MESSAGES = {
     "succeeded": "callback sent: SendTaskSuccess",
     "failed": "callback sent: SendTaskFailure",
     "duplicate": "duplicate delivery: already applied, no callback sent",
-    "token_gone": "task token no longer valid: record dropped",
+    "token_gone": "task token no longer valid: item reconciled with the execution",
 }
 
 
@@ -70,7 +71,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def handle(event: dict[str, Any], settings: WorkerSettings, context: Any = None) -> dict[str, Any]:
     def record_handler(record: SQSRecord) -> None:
-        where = {"message_id": record.message_id, "queue": _queue_name(record)}
+        where = {"message_id": record.message_id, "queue": queue_name(record.raw_event)}
         try:
             outcome = process_record(
                 record.raw_event,
@@ -109,7 +110,3 @@ def _log(outcome: WorkOutcome, where: dict[str, str]) -> None:
     if outcome.error is not None:
         details |= {"error": outcome.error, "cause": outcome.cause}
     logger.info(_OUTCOME_MESSAGES[outcome.kind], extra=details)
-
-
-def _queue_name(record: SQSRecord) -> str:
-    return record.event_source_arn.rsplit(":", 1)[-1]

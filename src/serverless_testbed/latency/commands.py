@@ -46,6 +46,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="aws target: send AWS calls to this endpoint (AWS_ENDPOINT_URL* in the "
         "environment are ignored for --target aws unless given here)",
     )
+    parser.add_argument(
+        "--aws-url",
+        help="containers target: attach to the pipeline already running at this LocalStack "
+        "(`docker compose up`, e.g. http://127.0.0.1:4566) instead of starting containers",
+    )
+    parser.add_argument(
+        "--api-url",
+        help="with --aws-url: where its HTTP API is reached from here (default: the stack's "
+        "ApiUrl output, e.g. http://127.0.0.1:4567)",
+    )
     parser.add_argument("--concurrency", type=int, default=1, help="executions in flight (1)")
     parser.add_argument("--payload", help='JSON sent as the request\'s "payload"')
     parser.add_argument(
@@ -145,6 +155,8 @@ def target_options(args: argparse.Namespace) -> TargetOptions:
         stage=args.stage,
         profile=args.profile,
         endpoint_url=args.endpoint_url,
+        aws_url=args.aws_url,
+        api_url=args.api_url,
     )
 
 

@@ -37,6 +37,10 @@ INJECTED_FAULT_ERROR = "InjectedFault"
 
 # Limits of POST /run (the api handler rejects anything else with a 4xx and starts nothing).
 MAX_BODY_BYTES = 32 * 1024
+# Arrays and objects nested deeper than this are refused (the body's own object is level 1).
+# DynamoDB's limit for nested attributes; far below where JSON parsers and Step Functions'
+# JSONPath processing recurse too deep (~500 levels failed the execution, ~1000 the parser).
+MAX_JSON_DEPTH = 32
 REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # also the execution name
 
 # Field names.
@@ -54,9 +58,12 @@ REQUEST_ID_PATTERN = r"^[A-Za-z0-9_-]{1,80}$"  # also the execution name
 #     (the conditional update failed otherwise) or "InvalidMessage" (no request_id); cause is
 #     a readable sentence. A dispatcher fault is a Lambda function error: error
 #     INJECTED_FAULT_ERROR, cause Lambda's error JSON (errorMessage, errorType, stackTrace).
-#   DynamoDB item (one per request, written once: ConditionExpression attribute_not_exists(pk)):
+#   DynamoDB item (one per request, written by one message: the condition refuses any other):
 #     {"pk": request_id, "status": "DONE", "execution_arn", "payload": <JSON text>,
 #      "message_id", "worker_start": N}
+#     When the callback is refused because the execution ended without it (a crashed worker,
+#     a redelivery after the task timeout), "status" becomes the execution's status (FAILED,
+#     TIMED_OUT, ABORTED) with "execution_error" and "execution_cause": the item agrees.
 #   api response 200 body:
 #     {"request_id", "execution_arn", "status", "output": <worker output>,
 #      "api": {"received": ms, "execution_started": ms, "execution_done": ms}}

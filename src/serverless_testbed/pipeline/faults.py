@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from serverless_testbed.pipeline.contract import INJECTED_FAULT_ERROR
-
 
 class InjectedFault(Exception):
     """Raised by the stage a request names in ``fail_at``.
 
     Lambda reports an uncaught exception with its class name as the errorType, and Step
-    Functions uses that as the error name: so the class name is the contract's error name."""
-
-
-INJECTED_FAULT = INJECTED_FAULT_ERROR  # == InjectedFault.__name__ (a unit test holds them equal)
+    Functions uses that as the error name: so the class name is the contract's
+    INJECTED_FAULT_ERROR (a unit test holds them equal)."""
 
 
 def fault_requested(request: Any, stage: str) -> bool:

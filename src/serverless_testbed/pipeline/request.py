@@ -9,10 +9,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from serverless_testbed.pipeline.contract import FAULT_STAGES, MAX_BODY_BYTES, REQUEST_ID_PATTERN
+from serverless_testbed.pipeline.contract import (
+    FAULT_STAGES,
+    MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    REQUEST_ID_PATTERN,
+)
 
 KNOWN_FIELDS = ("request_id", "payload", "fail_at")
 _REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 class InvalidRequest(Exception):
@@ -73,6 +80,7 @@ def _json_object(raw: bytes) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequest("body is not UTF-8 text") from None
+    _refuse_deep_nesting(text)
     try:
         data = json.loads(text, parse_constant=refuse_constant)
     except ValueError as error:
@@ -80,6 +88,21 @@ def _json_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise InvalidRequest(f"body must be a JSON object, got {_json_type(data)}")
     return data
+
+
+def _refuse_deep_nesting(text: str) -> None:
+    """Count nesting before parsing: a parser (here, or a later stage's) recurses per level."""
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if bracket.group() in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                raise InvalidRequest(
+                    f"body nests arrays/objects more than {MAX_JSON_DEPTH} levels deep: "
+                    f"the limit is {MAX_JSON_DEPTH}"
+                )
+        else:
+            depth -= 1
 
 
 def _request_id(data: dict[str, Any]) -> str:

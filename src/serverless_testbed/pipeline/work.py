@@ -3,9 +3,14 @@
 Outcomes (the handler logs them; the batch reports the raised ones as item failures):
 - success: the item is written once and SendTaskSuccess carries the worker output;
 - failure: SendTaskFailure with a named error (InjectedFault, DynamoDB.<code>, InvalidMessage);
-- duplicate: the item already exists, so this is a redelivery: no write, no callback;
+- duplicate: the item already exists for another message, or was already reconciled: no
+  write, no callback (a redelivery of the *same* message applies the update again and calls
+  back: the delivery that wrote the item may have died before its callback);
 - token gone: Step Functions no longer waits for this token (timed out, or the execution
-  ended): nothing to retry, the record is done;
+  ended): the record is done, and the item is reconciled with the execution's end: if the
+  execution did not succeed (a worker that crashed, a redelivery that came after the task
+  timeout), the item this message wrote takes the execution's status, error and cause, so the
+  table never says DONE for an execution that FAILED;
 - PoisonMessage (raised): no task token to answer; SQS redrives it to the dead-letter queue;
 - CallbackNotDelivered (raised): SendTask* failed otherwise (e.g. throttled); the item written
   for this delivery is removed again so the redelivery applies it and calls back once.
@@ -34,6 +39,11 @@ from serverless_testbed.pipeline.contract import (
 from serverless_testbed.pipeline.faults import fault_cause, fault_requested
 
 TOKEN_GONE_ERRORS = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+ITEM_DONE = "DONE"
+EXECUTION_SUCCEEDED = "SUCCEEDED"
+EXECUTION_RUNNING = "RUNNING"
+# A token refused while the execution still runs is its failure being recorded: wait that long.
+RECONCILE_WAIT_S = 5.0
 INVALID_MESSAGE_ERROR = "InvalidMessage"
 MAX_CAUSE_CHARS = 32_768  # SendTaskFailure's limit
 
@@ -92,7 +102,7 @@ def process_record(
     output = {
         "request_id": request_id,
         "execution": message.execution,
-        "queue": _queue_name(record),
+        "queue": queue_name(record),
         "message_id": message_id,
         "timestamps": {
             DISPATCHER_START: message.timestamps.get(DISPATCHER_START),
@@ -109,7 +119,10 @@ def process_record(
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code in TOKEN_GONE_ERRORS:
-            return WorkOutcome("token_gone", error=code, **outcome)
+            reconciled = _reconcile(
+                dynamodb, sfn, table_name, message, request_id, message_id, clock
+            )
+            return WorkOutcome("token_gone", error=code, cause=reconciled, **outcome)
         _release(dynamodb, table_name, request_id, message_id)
         raise CallbackNotDelivered(f"SendTaskSuccess for {request_id}: {code}") from error
     return WorkOutcome("succeeded", output=output, **outcome)
@@ -143,7 +156,8 @@ def _apply_once(
     message_id: str,
     worker_start: float,
 ) -> None:
-    """The one write per request: the condition turns every redelivery into a no-op."""
+    """The one write per request: the condition turns another message's copy, and any
+    delivery after a reconciliation, into a no-op (ConditionalCheckFailed)."""
     dynamodb.update_item(
         TableName=table_name,
         Key={"pk": {"S": request_id}},
@@ -151,16 +165,80 @@ def _apply_once(
             "SET #status = :status, execution_arn = :execution, payload = :payload, "
             "message_id = :message_id, worker_start = :worker_start"
         ),
-        ConditionExpression="attribute_not_exists(pk)",
+        ConditionExpression=(
+            "attribute_not_exists(pk) OR (message_id = :message_id AND #status = :status)"
+        ),
         ExpressionAttributeNames={"#status": "status"},
         ExpressionAttributeValues={
-            ":status": {"S": "DONE"},
+            ":status": {"S": ITEM_DONE},
             ":execution": {"S": message.execution or "-"},
             ":payload": {"S": json.dumps(message.request.get("payload", {}))},
             ":message_id": {"S": message_id or "-"},
             ":worker_start": {"N": repr(worker_start)},
         },
     )
+
+
+def _reconcile(
+    dynamodb: Any,
+    sfn: Any,
+    table_name: str,
+    message: _Message,
+    request_id: str,
+    message_id: str,
+    clock: Clock,
+) -> str:
+    """Make the item this message wrote agree with how its execution ended; say what was done.
+
+    The compensating update is conditional on this message's own DONE item, so it never
+    touches an item another message wrote, and a later redelivery finds it reconciled."""
+    execution = _ended_execution(sfn, message.execution, clock)
+    if execution is None:
+        return "the execution's end is unknown: the item is left as it is"
+    status = str(execution.get("status"))
+    if status == EXECUTION_SUCCEEDED:
+        return "the execution succeeded (an earlier delivery's callback): the item agrees"
+    error = str(execution.get("error") or "")
+    cause = str(execution.get("cause") or "")
+    try:
+        dynamodb.update_item(
+            TableName=table_name,
+            Key={"pk": {"S": request_id}},
+            UpdateExpression="SET #status = :ended, execution_error = :error, "
+            "execution_cause = :cause",
+            ConditionExpression="message_id = :message_id AND #status = :done",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":ended": {"S": status},
+                ":error": {"S": error or "-"},
+                ":cause": {"S": cause[:MAX_CAUSE_CHARS] or "-"},
+                ":message_id": {"S": message_id or "-"},
+                ":done": {"S": ITEM_DONE},
+            },
+        )
+    except ClientError as failed:
+        code = failed.response["Error"]["Code"]
+        if code == "ConditionalCheckFailedException":
+            return f"the execution {status}; the item was already reconciled"
+        raise CallbackNotDelivered(f"reconciling {request_id} with {status}: {code}") from failed
+    return f"the execution {status} ({error}): the item now says {status}"
+
+
+def _ended_execution(sfn: Any, execution_arn: str, clock: Clock) -> dict[str, Any] | None:
+    """DescribeExecution once the execution has ended (None: unknown, or still running)."""
+    if not execution_arn:
+        return None
+    deadline = clock.monotonic() + RECONCILE_WAIT_S
+    while True:
+        try:
+            described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        except ClientError:
+            return None
+        if described.get("status") != EXECUTION_RUNNING:
+            return described
+        if clock.monotonic() > deadline:
+            return None
+        clock.sleep(0.1)
 
 
 def _release(dynamodb: Any, table_name: str, request_id: str, message_id: str) -> None:
@@ -197,7 +275,8 @@ def _fail(
     return WorkOutcome("failed", error=error, cause=cause, **outcome)
 
 
-def _queue_name(record: dict[str, Any]) -> str:
+def queue_name(record: dict[str, Any]) -> str:
+    """The name of the SQS queue an event record came from (the last part of its ARN)."""
     return str(record.get("eventSourceARN", "")).rsplit(":", 1)[-1]
 
 

@@ -5,6 +5,13 @@ timestamp within ``CONTROL_MAX_AGE_MS``, a nonce never seen). Nonces are kept on
 a message carrying them could still be fresh, so memory stays bounded. Without a secret every
 message is rejected.
 
+Every worker receives every message (pub/sub), so a nonce seen before is not by itself a
+replay. ``RedisNonceLedger`` records each nonce in Redis at its first delivery to any worker
+(``{prefix}_nonce:{nonce}``, SET NX with the freshness window as expiry, the time from Redis's
+own clock): a worker accepts an already recorded nonce only if it was listening before that
+first delivery, i.e. it is receiving the original. A message captured earlier and replayed to
+a worker started since is refused, though still fresh.
+
 ``execute_bash``, ``reboot_instance`` and ``terminate_instance`` run code on the worker's
 machine: they are refused unless the worker was started with ``--allow-remote-exec``. Scripts
 and commands are logged by length/exit code, never echoed with the secret.
@@ -20,10 +27,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from serverless_testbed.stress.protocol import (
     CONTROL_MAX_AGE_MS,
     ControlRejected,
+    nonce_key,
     verify_control,
 )
 
@@ -49,10 +58,52 @@ class NonceMemory:
             self.seen.discard(self._order.popleft()[1])
 
 
+# Records the nonce with Redis's clock unless present; returns {1, now} for a first delivery,
+# {0, first delivery} otherwise. replicate_commands lets Redis 6 write after TIME (7 always does).
+_FIRST_DELIVERY = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('SET', KEYS[1], now, 'NX', 'PX', ARGV[1]) then return {1, now} end
+return {0, tonumber(redis.call('GET', KEYS[1]) or now)}
+"""
+
+
+class RedisNonceLedger:
+    """The nonces every worker of a prefix has accepted, in Redis, expiring with freshness."""
+
+    def __init__(self, client: Any, prefix: str, keep_ms: float = 2 * CONTROL_MAX_AGE_MS) -> None:
+        self._client = client
+        self._prefix = prefix
+        self._keep_ms = int(keep_ms)
+        self._script = client.register_script(_FIRST_DELIVERY)
+        self.listening_since_ms: int | None = None
+
+    def start_listening(self) -> None:
+        """Call just before subscribing: deliveries from now on reach this worker."""
+        seconds, micros = self._client.time()
+        self.listening_since_ms = int(seconds) * 1000 + int(micros) // 1000
+
+    def check(self, nonce: str, command: str) -> None:
+        """Raise ControlRejected unless this delivery can be the original message."""
+        first, first_delivery_ms = self._script(
+            keys=[nonce_key(self._prefix, nonce)], args=[self._keep_ms]
+        )
+        if first:
+            return
+        since = self.listening_since_ms
+        if since is None or int(first_delivery_ms) < since:
+            raise ControlRejected(
+                f"replayed control message {command!r} (nonce {nonce} first delivered "
+                "before this worker listened)"
+            )
+
+
 class ControlVerifier:
-    def __init__(self, secret: str | None) -> None:
+    def __init__(self, secret: str | None, ledger: RedisNonceLedger | None = None) -> None:
         self.secret = secret
         self.nonces = NonceMemory()
+        self.ledger = ledger
 
     def verify(self, raw: str | bytes, now_ms: float | None = None) -> tuple[str, dict]:
         """(command, args) of a genuine message; raise ControlRejected otherwise."""
@@ -61,7 +112,10 @@ class ControlVerifier:
             raise ControlRejected("no control secret configured: every control message refused")
         self.nonces.prune(now)
         command, args = verify_control(raw, self.secret, self.nonces.seen, now)
-        self.nonces.remember(json.loads(raw)["nonce"], now)
+        nonce = json.loads(raw)["nonce"]
+        self.nonces.remember(nonce, now)
+        if self.ledger is not None:
+            self.ledger.check(nonce, command)
         return command, args
 
 

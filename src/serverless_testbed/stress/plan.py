@@ -76,13 +76,15 @@ def _wall_length(task: TaskSchedule) -> Fraction:
 def _hour_rows(task: TaskSchedule, run_offset: Fraction) -> tuple[HourRow, ...]:
     scale = task.time_scale
     length = _wall_length(task) * scale  # schedule seconds
-    rows = []
+    rows: list[HourRow] = []
     at = Fraction(0)
+    due_at = 0  # task.due_by(at), carried from one row to the next
     while at < length and len(rows) < MAX_HOUR_ROWS:
         clock_second = (task.start_second + at) % DAY_S
         hour = int(clock_second // HOUR_S)
         until = min(length, at + (hour + 1) * HOUR_S - clock_second)
-        count = task.due_by(until) - task.due_by(at)
+        due_until = task.due_by(until)
+        count = due_until - due_at
         rows.append(
             HourRow(
                 clock=f"{hour:02d}:00",
@@ -91,9 +93,9 @@ def _hour_rows(task: TaskSchedule, run_offset: Fraction) -> tuple[HourRow, ...]:
                 count=count,
             )
         )
-        at = until
+        at, due_at = until, due_until
     if at < length:
-        count = task.due_by(length) - task.due_by(at)
+        count = task.due_by(length) - due_at
         end = run_offset + length / scale
         rows.append(HourRow(clock="later", start_s=run_offset + at / scale, end_s=end, count=count))
     return tuple(rows)

@@ -9,6 +9,8 @@ Keys (``prefix`` defaults to ``dst``; the first four are the seed design's own):
     {prefix}_workers             hash: worker id -> last heartbeat (epoch ms)
     {prefix}_inflight:{worker}   list: descriptors a worker has taken and not yet finished
     {prefix}_totals:{worker}     hash: "{task}:{counter}" -> cumulative count (exact, for summaries)
+    {prefix}_nonce:{nonce}       string: when a control message was first delivered (Redis ms),
+                                 expiring once the message can no longer be fresh
 
 A descriptor stands for ``count`` operations of one task, indices ``first`` ..
 ``first + count - 1``, all intended for the slot that starts at ``at_ms`` and lasts
@@ -61,6 +63,10 @@ def inflight_key(prefix: str, worker_id: str) -> str:
 
 def totals_key(prefix: str, worker_id: str) -> str:
     return f"{prefix}_totals:{worker_id}"
+
+
+def nonce_key(prefix: str, nonce: str) -> str:
+    return f"{prefix}_nonce:{nonce}"
 
 
 def canonical_json(value: object) -> str:

@@ -25,8 +25,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from serverless_testbed.errors import UsageError
 from serverless_testbed.stress.protocol import SLOT_MS
-from serverless_testbed.stress.traffic import HOURS_PER_DAY, Task, TaskEntry, Traffic
+from serverless_testbed.stress.traffic import (
+    HOURS_PER_DAY,
+    MAX_TASK_SECONDS,
+    Task,
+    TaskEntry,
+    Traffic,
+)
 
 SLOT_S = Fraction(SLOT_MS, 1000)
 HOUR_S = 3600
@@ -156,7 +163,8 @@ def build_schedule(
     traffic: Traffic, *, start_second: Fraction | int = 0, time_scale: Fraction | float = 1
 ) -> Schedule:
     """Place every task: steps one after another, the tasks of a step side by side; a step
-    ends with its longest task."""
+    ends with its longest task. A task with ``times`` alone that would not reach it within
+    MAX_TASK_SECONDS of schedule time is a UsageError naming its JSON path."""
     scale = time_scale if isinstance(time_scale, Fraction) else exact(time_scale)
     if scale <= 0:
         raise ValueError("time_scale must be > 0")
@@ -183,6 +191,12 @@ def _place(
     candidates = []
     if task.duration is not None:
         candidates.append(math.ceil(exact(task.duration) / slot_length))
+    elif task.times is not None and draft.due_by(Fraction(MAX_TASK_SECONDS)) < task.times:
+        raise UsageError(
+            f"{entry.path}.times: {task.times:,} operations take longer than the longest task "
+            f"({MAX_TASK_SECONDS:,} s of schedule time) at this rate: lower 'times' or add a "
+            "'duration'"
+        )
     if task.times is not None and (
         task.duration is None or draft.due_by(exact(task.duration)) >= task.times
     ):

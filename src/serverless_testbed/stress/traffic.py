@@ -7,12 +7,28 @@ line naming the file, the JSON path of the first problem and what is wrong, e.g.
 traffic.json is a list run in order; an element that is itself a list is a group of tasks run
 concurrently. Each task gets a stable id from its position: ``"2"`` for the third element,
 ``"1.0"`` for the first task of the group at index 1 (see ``TaskEntry.key``).
+
+Bounds (what one publisher and its workers can execute; each is refused with the file and the
+JSON path, see the README's stress section):
+
+- a file is a regular file of at most ``MAX_FILE_BYTES`` (a device, FIFO or directory is
+  refused unread), nested at most ``MAX_DEPTH`` levels, with at most ``MAX_TASKS`` tasks;
+- ``qps`` and its peak under a ``qpss`` profile at most ``MAX_QPS``; ``duration`` at most
+  ``MAX_TASK_SECONDS`` (31 days), and a task with ``times`` alone must reach it within that
+  (checked when the schedule is built); ``times`` at most ``MAX_TIMES``;
+- an item (column names and values of ``data``) at most ``MAX_ITEM_BYTES``, DynamoDB's item
+  limit; ``r`` at most ``MAX_RANDOM_SUFFIXES``; ``samples`` at most ``MAX_SAMPLES`` and the
+  pre-generated items (samples x candidate seeds x item bytes) at most ``MAX_SAMPLE_BYTES``;
+- ``seeds`` at most ``MAX_SEEDS`` weights, each at most ``MAX_SEED_WEIGHT``; with ``seed``,
+  the candidate seeds ``seed .. seed + len(seeds) - 1`` stay within ``MAX_SEED``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar, get_args
@@ -36,9 +52,32 @@ ACTIONS: tuple[str, ...] = get_args(Action)
 HOURS_PER_DAY = 24
 M = TypeVar("M", bound="BaseModel")
 
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 32
+MAX_TASKS = 256
+MAX_QPS = 10_000_000  # per task: twice the seed design's 5,000,000
+MAX_TASK_SECONDS = 31 * 24 * 3600  # a month of schedule time
+MAX_TIMES = MAX_QPS * MAX_TASK_SECONDS
+MAX_ITEM_BYTES = 400 * 1024  # DynamoDB's item size limit
+MAX_RANDOM_SUFFIXES = 2**32
+MAX_SAMPLES = 100_000
+MAX_SAMPLE_BYTES = 256 * 1024 * 1024
+MAX_SEEDS = 1024
+MAX_SEED_WEIGHT = 1e9
+MAX_SEED = 2**63 - 1
+
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+SeedWeight = Annotated[float, Field(gt=0, le=MAX_SEED_WEIGHT, allow_inf_nan=False)]
+
+
+class _FieldProblem(ValueError):
+    """A check across fields that names the one field to blame (``field``) in the error."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class RandomColumn(BaseModel):
@@ -46,8 +85,12 @@ class RandomColumn(BaseModel):
 
     model_config = _STRICT
 
-    r: int = Field(ge=1)
-    len: int = Field(ge=0)
+    r: int = Field(ge=1, le=MAX_RANDOM_SUFFIXES)
+    len: int = Field(ge=0, le=MAX_ITEM_BYTES)
+
+    def item_bytes(self, name: str) -> int:
+        """The most bytes the column adds to an item: its longest name and its value."""
+        return len(name.encode()) + len(str(self.r - 1)) + self.len
 
 
 def _data_column(value: Any) -> str | int | RandomColumn:
@@ -56,15 +99,21 @@ def _data_column(value: Any) -> str | int | RandomColumn:
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 0:
             raise ValueError(f"a binary length must be >= 0 (got {value})")
+        if value > MAX_ITEM_BYTES:
+            raise ValueError(
+                f"a binary length must be at most {MAX_ITEM_BYTES:,} bytes (got {value})"
+            )
         return value
     if isinstance(value, dict):
         unknown = sorted(set(value) - {"r", "len"})
         if unknown:
             raise ValueError(f"unknown key {unknown[0]!r} in a random column (allowed: r, len)")
-        for name, minimum in (("r", 1), ("len", 0)):
+        for name, minimum, maximum in (("r", 1, MAX_RANDOM_SUFFIXES), ("len", 0, MAX_ITEM_BYTES)):
             given = value.get(name)
             if not isinstance(given, int) or isinstance(given, bool) or given < minimum:
                 raise ValueError(f"'{name}' must be an integer >= {minimum} (got {given!r})")
+            if given > maximum:
+                raise ValueError(f"'{name}' must be at most {maximum:,} (got {given})")
         return RandomColumn(r=value["r"], len=value["len"])
     raise ValueError(
         "must be a string (literal value), an integer (length of random binary) "
@@ -87,13 +136,13 @@ class Task(BaseModel):
     model_config = _STRICT
 
     action: Action
-    seed: int = Field(default=0, ge=0, le=2**63 - 1)
-    seeds: list[PositiveFinite] | None = Field(default=None, min_length=1)
-    qps: PositiveFinite
+    seed: int = Field(default=0, ge=0, le=MAX_SEED)
+    seeds: list[SeedWeight] | None = Field(default=None, min_length=1, max_length=MAX_SEEDS)
+    qps: PositiveFinite = Field(le=MAX_QPS)
     qpss: list[NonNegativeFinite] | None = None
-    times: int | None = Field(default=None, ge=1)
-    duration: PositiveFinite | None = None
-    samples: int = Field(default=0, ge=0)
+    times: int | None = Field(default=None, ge=1, le=MAX_TIMES)
+    duration: PositiveFinite | None = Field(default=None, le=MAX_TASK_SECONDS)
+    samples: int = Field(default=0, ge=0, le=MAX_SAMPLES)
     data: dict[str, DataColumn] = Field(default_factory=dict)
 
     @field_validator("qpss")
@@ -110,6 +159,49 @@ class Task(BaseModel):
         if self.times is None and self.duration is None:
             raise ValueError("needs 'times' or 'duration' (or both: whichever comes first)")
         return self
+
+    @model_validator(mode="after")
+    def _fits_what_a_run_can_execute(self) -> Task:
+        candidates = len(self.seeds) if self.seeds else 1
+        if self.seed + candidates - 1 > MAX_SEED:
+            raise _FieldProblem(
+                "seeds",
+                f"with 'seed' {self.seed}, the last candidate seed + {candidates - 1} is over "
+                f"the largest seed {MAX_SEED}",
+            )
+        if self.qpss is not None and self.qps * max(self.qpss) > MAX_QPS:
+            peak = self.qps * max(self.qpss)
+            raise _FieldProblem(
+                "qpss",
+                f"the peak rate qps x {max(self.qpss):g} = {peak:,.0f} operations/s is over "
+                f"{MAX_QPS:,}",
+            )
+        item = self.item_bytes()
+        if item > MAX_ITEM_BYTES:
+            raise _FieldProblem(
+                "data",
+                f"an item of {item:,} bytes is over DynamoDB's {MAX_ITEM_BYTES:,}-byte item limit",
+            )
+        pre_generated = self.samples * candidates * item
+        if pre_generated > MAX_SAMPLE_BYTES:
+            raise _FieldProblem(
+                "samples",
+                f"{self.samples:,} samples x {candidates} seed(s) x {item:,} bytes = "
+                f"{pre_generated:,} bytes of pre-generated items, over {MAX_SAMPLE_BYTES:,}",
+            )
+        return self
+
+    def item_bytes(self) -> int:
+        """The most bytes of one item: column names and values, as DynamoDB counts them."""
+        total = 0
+        for name, rule in self.data.items():
+            if isinstance(rule, RandomColumn):
+                total += rule.item_bytes(name)
+            elif isinstance(rule, str):
+                total += len(name.encode()) + len(rule.encode())
+            else:
+                total += len(name.encode()) + rule
+        return total
 
 
 class TaskSpec(Task):
@@ -142,8 +234,8 @@ class Config(BaseModel):
 
     model_config = _STRICT
 
-    table_name: str = Field(min_length=1)
-    region: str = Field(min_length=1)
+    table_name: str = Field(min_length=1, max_length=255)  # DynamoDB's limit
+    region: str = Field(min_length=1, max_length=64)
     threads: int = Field(ge=1, le=4096)
     sample_data: list[dict[str, Any]] = Field(default_factory=list)
 
@@ -189,16 +281,25 @@ def load_traffic(path: str | Path) -> Traffic:
     if not raw:
         raise UsageError(f"{name}: the list of tasks is empty")
     steps: list[tuple[TaskEntry, ...]] = []
+    count = 0
+
+    def counted(item: Any, key: str, where: str) -> TaskEntry:
+        nonlocal count
+        count += 1
+        if count > MAX_TASKS:
+            raise UsageError(f"{where}: more than {MAX_TASKS:,} tasks in one file")
+        return _task_entry(item, key, where)
+
     for i, element in enumerate(raw):
         if isinstance(element, list):
             if not element:
                 raise UsageError(f"{name}[{i}]: a concurrent group must hold at least one task")
             group = []
             for j, item in enumerate(element):
-                group.append(_task_entry(item, f"{i}.{j}", f"{name}[{i}][{j}]"))
+                group.append(counted(item, f"{i}.{j}", f"{name}[{i}][{j}]"))
             steps.append(tuple(group))
         else:
-            steps.append((_task_entry(element, str(i), f"{name}[{i}]"),))
+            steps.append((counted(element, str(i), f"{name}[{i}]"),))
     return Traffic(source=str(path), steps=tuple(steps))
 
 
@@ -220,7 +321,11 @@ def _validate(model: type[M], raw: dict[str, Any], where: str) -> M:
         return model.model_validate(raw)
     except ValidationError as error:
         first = error.errors(include_url=False)[0]
-        raise UsageError(f"{where}{_json_path(first['loc'])}: {_message(first, model)}") from None
+        loc = tuple(first["loc"])
+        problem = first.get("ctx", {}).get("error")
+        if isinstance(problem, _FieldProblem):
+            loc = (*loc, problem.field)
+        raise UsageError(f"{where}{_json_path(loc)}: {_message(first, model)}") from None
 
 
 def _message(error: Any, model: type[BaseModel]) -> str:
@@ -253,19 +358,82 @@ def _json_path(loc: tuple[int | str, ...]) -> str:
 def _read_json(path: str | Path) -> Any:
     name = _display_name(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = _read_bounded(path).decode("utf-8")
     except OSError as error:
         raise UsageError(f"{name}: cannot read the file ({error.strerror or error})") from None
     except UnicodeDecodeError:
         raise UsageError(f"{name}: not UTF-8 text") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as error:
         raise UsageError(
             f"{name}: not valid JSON: {error.msg} at line {error.lineno} column {error.colno}"
         ) from None
+    except RecursionError:  # far deeper than MAX_DEPTH: the parser gave up first
+        raise UsageError(f"{name}: nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as error:
         raise UsageError(f"{name}: not valid JSON: {error}") from None
+    too_deep = _first_too_deep(value)
+    if too_deep is not None:
+        raise UsageError(f"{name}{_json_path(too_deep)}: nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _read_bounded(path: str | Path) -> bytes:
+    """The file's bytes: a regular file only, of at most MAX_FILE_BYTES.
+
+    Opened without blocking (a FIFO would wait for a writer), then checked on the open
+    descriptor (no race with a rename), then read no further than one byte past the limit."""
+    name = _display_name(path)
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if not stat.S_ISREG(mode):
+            raise UsageError(f"{name}: not a regular file ({_file_kind(mode)})")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(descriptor, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(descriptor)
+    data = b"".join(chunks)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(
+            f"{name}: larger than {MAX_FILE_BYTES:,} bytes (the limit for a stress input file)"
+        )
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+    )
+    return next((kind for test, kind in kinds if test(mode)), "not a plain file")
+
+
+def _first_too_deep(value: Any) -> tuple[int | str, ...] | None:
+    """The JSON path of the first list or object nested deeper than MAX_DEPTH, or None."""
+    stack: list[tuple[Any, tuple[int | str, ...]]] = [(value, ())]
+    while stack:
+        node, loc = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.items()
+        elif isinstance(node, list):
+            children = enumerate(node)
+        else:
+            continue
+        if len(loc) >= MAX_DEPTH:
+            return loc
+        stack.extend((child, (*loc, key)) for key, child in reversed(list(children)))
+    return None
 
 
 def _reject_constant(constant: str) -> Any:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serverless_testbed.stress.backends import Backend
-from serverless_testbed.stress.control import ControlHandler, ControlVerifier
+from serverless_testbed.stress.control import ControlHandler, ControlVerifier, RedisNonceLedger
 from serverless_testbed.stress.expand import Expander
 from serverless_testbed.stress.protocol import (
     Descriptor,
@@ -171,8 +171,9 @@ class Worker:
         self._consumers_lock = threading.Lock()
         self._cumulative: dict[str, TaskStats] = {}
         self._server_now_ms = 0
+        self.nonce_ledger = RedisNonceLedger(client, options.prefix)
         self.control = ControlHandler(
-            ControlVerifier(options.secret),
+            ControlVerifier(options.secret, self.nonce_ledger),
             update_config=self.reload_config,
             allow_remote_exec=options.allow_remote_exec,
             reboot_command=options.reboot_command,
@@ -189,6 +190,7 @@ class Worker:
                 notify_channel(prefix),
             )
         pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+        self.nonce_ledger.start_listening()
         pubsub.subscribe(notify_channel(prefix))  # before reading the config: no update lost
         self.config = self.wait_for_config()
         if self.stop_event.is_set():

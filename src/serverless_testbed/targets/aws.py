@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
 
@@ -18,6 +19,7 @@ import boto3
 import botocore.exceptions
 from botocore.config import Config
 
+from serverless_testbed import lambda_api
 from serverless_testbed.deployment import Deployment, discover_deployment, stack_resource_ids
 from serverless_testbed.errors import UsageError
 from serverless_testbed.targets.samconfig import SAMCONFIG, read_deploy_config, resolve_stack_name
@@ -119,6 +121,10 @@ class AwsStack:
     def deployment(self) -> Deployment:
         return self._deployment
 
+    @property
+    def wait_scale(self) -> float:
+        return 1.0
+
     def client(self, service: str) -> Any:
         return self._deployment.client(service)
 
@@ -128,6 +134,14 @@ class AwsStack:
 
     def resource_ids(self) -> dict[str, str]:
         return stack_resource_ids(self.client("cloudformation"), self.stack_name)
+
+    @contextmanager
+    def event_source_paused(self, function_name: str, timeout_s: float = 120.0) -> Iterator[None]:
+        with lambda_api.event_source_paused(self.client("lambda"), function_name, timeout_s):
+            yield
+
+    def logs(self, function_name: str) -> list[str]:
+        return lambda_api.function_log_lines(self.client("logs"), function_name)
 
     def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:
         raise UsageError("on --target aws, deploy with `sam deploy` (see the README)")

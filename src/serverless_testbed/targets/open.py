@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from serverless_testbed.deployment import Deployment, discover_deployment
@@ -16,7 +17,13 @@ from serverless_testbed.targets.stack import Stack, Target
 class TargetOptions:
     """What a command may say about its target. ``stack_name`` picks another deployed stack
     on the target (aws: else STACK_NAME or samconfig.toml); ``stage``, ``profile`` and
-    ``endpoint_url`` apply to aws only; ``embedded`` holds EmbeddedStack's own keywords."""
+    ``endpoint_url`` apply to aws only; ``embedded`` holds EmbeddedStack's own keywords.
+    ``aws_url`` (containers only) attaches to a pipeline that already runs there (`docker
+    compose up`) instead of starting containers; ``api_url`` and ``redis_url`` say where its
+    HTTP API and Redis are reached from here.
+    ``wait_scale`` scales Step Functions Wait states (embedded only: LocalStack cannot, AWS
+    must not). ``attach`` is the file `testbed up --json FILE` wrote: the stack that runs
+    there is used instead of starting one."""
 
     region: str | None = None
     stack_name: str | None = None
@@ -24,7 +31,12 @@ class TargetOptions:
     profile: str | None = None
     endpoint_url: str | None = None
     with_redis: bool = False
+    aws_url: str | None = None
+    api_url: str | None = None
+    redis_url: str | None = None
     embedded: dict[str, Any] = field(default_factory=dict)
+    wait_scale: float = 1.0
+    attach: Path | None = None
 
 
 @contextmanager
@@ -33,8 +45,15 @@ def open_stack(target: Target, options: TargetOptions | None = None) -> Iterator
     options = options or TargetOptions()
     if target != "aws" and (options.profile or options.endpoint_url):
         raise UsageError("--profile and --endpoint-url apply only to --target aws")
+    if target != "containers" and (options.aws_url or options.api_url or options.redis_url):
+        raise UsageError("--aws-url, --api-url and --redis-url apply only to --target containers")
+    _check_wait_scale(target, options)
     stack: Stack
-    if target == "embedded":
+    if options.attach is not None:
+        from serverless_testbed.targets.attached import AttachedStack
+
+        stack = AttachedStack.read(target, options.attach)
+    elif target == "embedded":
         stack = _embedded_stack(options)
     elif target == "containers":
         stack = _containers_stack(options)
@@ -70,19 +89,59 @@ def named_deployment(stack: Stack, stack_name: str | None) -> Deployment:
     )
 
 
+def _check_wait_scale(target: Target, options: TargetOptions) -> None:
+    """Refuse a wait scale where it cannot apply, before anything starts."""
+    import math
+
+    scale = options.wait_scale
+    if not (isinstance(scale, int | float) and math.isfinite(scale) and scale > 0):
+        raise UsageError(f"wait scale {scale!r} is not allowed: give a finite number > 0")
+    if scale == 1:
+        return
+    if options.attach is not None:
+        raise UsageError(
+            "a running stack keeps the wait scale it was started with "
+            "(`testbed up --wait-scale`); drop --wait-scale when attaching"
+        )
+    if target == "containers":
+        raise UsageError(
+            f"wait scale {scale:g}: LocalStack cannot scale Wait states (localstack issue "
+            "13099); use --target embedded, or a wait scale of 1"
+        )
+    if target == "aws":
+        raise UsageError(f"wait scale {scale:g}: AWS waits in real time; use a wait scale of 1")
+
+
 def _embedded_stack(options: TargetOptions) -> Stack:
     from serverless_testbed.embedded.stack import EmbeddedStack
     from serverless_testbed.emulation.defaults import DEFAULT_REGION
 
+    embedded = dict(options.embedded)
+    if options.wait_scale != 1:
+        embedded.setdefault("wait_scale", options.wait_scale)
     return EmbeddedStack(
-        region=options.region or DEFAULT_REGION, with_redis=options.with_redis, **options.embedded
+        region=options.region or DEFAULT_REGION, with_redis=options.with_redis, **embedded
     )
 
 
 def _containers_stack(options: TargetOptions) -> Stack:
     from serverless_testbed.containers.engine import docker_engine_status
-    from serverless_testbed.emulation.defaults import DEFAULT_REGION
+    from serverless_testbed.emulation.defaults import DEFAULT_REGION, DEFAULT_STACK_NAME
 
+    if options.aws_url:
+        from serverless_testbed.containers.attached import AttachedStack
+
+        return AttachedStack(
+            aws_url=options.aws_url,
+            api_url=options.api_url,
+            redis_url=options.redis_url,
+            stack_name=options.stack_name or DEFAULT_STACK_NAME,
+            region=options.region or DEFAULT_REGION,
+        )
+    if options.api_url or options.redis_url:
+        raise UsageError(
+            "--api-url and --redis-url describe a running pipeline: give its --aws-url too"
+        )
     available, reason = docker_engine_status()
     if not available:
         raise UsageError(f"the containers target needs a Docker engine: {reason}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
@@ -17,7 +18,8 @@ class Stack(Protocol):
     ``urls`` names its endpoints ("aws", "api", "redis", ... as the target has them);
     ``deployment`` is the pipeline stack found by its CloudFormation outputs; ``client`` gives
     a boto3 client of the target; ``client_environment`` the environment a process needs to
-    reach it with boto3's own settings.
+    reach it with boto3's own settings; ``event_source_paused`` and ``logs`` let a test hold a
+    function's SQS deliveries back and read what it logged, through the target's own APIs.
     """
 
     stack_name: str
@@ -27,12 +29,26 @@ class Stack(Protocol):
     @property
     def deployment(self) -> Deployment: ...
 
+    @property
+    def wait_scale(self) -> float:
+        """How its Step Functions Wait states are scaled (1: real time, as on AWS)."""
+        ...
+
     def client(self, service: str) -> Any: ...
 
     def client_environment(self) -> dict[str, str]: ...
 
     def resource_ids(self) -> dict[str, str]:
         """Logical id (template.yaml) -> physical id of the stack's deployed resources."""
+        ...
+
+    def event_source_paused(self, function_name: str) -> AbstractContextManager[None]:
+        """While inside, the function's SQS event-source mappings deliver nothing (disabled
+        with UpdateEventSourceMapping, as on AWS); enabled again on exit."""
+        ...
+
+    def logs(self, function_name: str) -> list[str]:
+        """The function's log lines so far, oldest first (CloudWatch Logs where it exists)."""
         ...
 
     def deploy(self, stack_name: str, parameters: dict[str, str] | None = None) -> Deployment:

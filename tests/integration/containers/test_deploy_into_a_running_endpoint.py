@@ -13,10 +13,7 @@ from __future__ import annotations
 
 import io
 import json
-import socket
-import subprocess
-import sys
-import urllib.request
+import time
 import zipfile
 from collections.abc import Iterator
 
@@ -24,44 +21,7 @@ import pytest
 
 from serverless_testbed.containers import ContainersStack
 from serverless_testbed.errors import UsageError
-from tests.integration.helpers import http_post, wait_until
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _answers(f"{url}/moto-api/"), timeout_s=30, what="moto's server")
-        request = urllib.request.Request(
-            f"{url}/moto-api/config",
-            data=json.dumps({"lambda": {"use_docker": False}}).encode(),
-            headers={"Content-Type": "application/json"},
-        )
-        urllib.request.urlopen(request, timeout=10).read()
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+from tests.integration.helpers import http_post
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +56,7 @@ def test_every_function_runs_the_uploaded_zip_with_its_handler_module(
     s3 = deployment.client("s3")
     lambda_client = deployment.client("lambda")
 
-    assert len(functions) == 4
+    assert len(functions) == 5
     for function in functions:
         code = function["Properties"]["Code"]
         archive = s3.get_object(Bucket=code["S3Bucket"], Key=code["S3Key"])["Body"].read()
@@ -110,6 +70,7 @@ def test_every_function_runs_the_uploaded_zip_with_its_handler_module(
             deployment.api_function,
             deployment.dispatcher_function,
             deployment.worker_function,
+            deployment.require("delayed_task_function"),
             attached_stack.resource_ids()["ProbeFunction"],
         )
     }
@@ -141,3 +102,65 @@ def test_the_client_environment_points_boto3_at_the_stack(
 def test_step_functions_local_cannot_be_asked_for_beside_an_attached_endpoint() -> None:
     with pytest.raises(UsageError, match="with_stepfunctions_local"):
         ContainersStack(aws_url="http://127.0.0.1:4566", with_stepfunctions_local=True)
+
+
+def test_the_worker_event_source_is_paused_through_the_lambda_api(
+    attached_stack: ContainersStack,
+) -> None:
+    deployment = attached_stack.deployment
+    lambda_client = deployment.client("lambda")
+
+    def states() -> set[str]:
+        mappings = lambda_client.list_event_source_mappings(
+            FunctionName=deployment.worker_function
+        )["EventSourceMappings"]
+        return {mapping["State"] for mapping in mappings}
+
+    with attached_stack.event_source_paused(deployment.worker_function):
+        assert states() == {"Disabled"}
+    assert states() == {"Enabled"}
+
+
+def test_a_functions_logs_are_read_from_cloudwatch_logs(attached_stack: ContainersStack) -> None:
+    deployment = attached_stack.deployment
+    logs = deployment.client("logs")
+    group = f"/aws/lambda/{deployment.dispatcher_function}"
+    assert attached_stack.logs(deployment.dispatcher_function) == [], "no group: no lines yet"
+
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="s")
+    now_ms = int(time.time() * 1000)  # CloudWatch Logs refuses events older than 14 days
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="s",
+        logEvents=[
+            {"timestamp": now_ms, "message": "START\n"},
+            {"timestamp": now_ms + 1, "message": '{"outcome": "succeeded"}'},
+        ],
+    )
+
+    assert attached_stack.logs(deployment.dispatcher_function) == [
+        "START",
+        '{"outcome": "succeeded"}',
+    ]
+
+
+def test_the_stack_deploys_outside_us_east_1(moto_server: str) -> None:
+    """S3 refuses a bucket without a LocationConstraint outside us-east-1 (moto as AWS)."""
+    with ContainersStack(
+        stack_name="frankfurt", region="eu-central-1", aws_url=moto_server, with_redis=False
+    ) as stack:
+        deployment = stack.deployment
+        code = [
+            bucket["Name"]
+            for bucket in deployment.client("s3").list_buckets()["Buckets"]
+            if bucket["Name"].startswith("testbed-lambda-code-")
+        ]
+        locations = {
+            deployment.client("s3").get_bucket_location(Bucket=name)["LocationConstraint"]
+            for name in code
+        }
+
+    assert deployment.region == "eu-central-1"
+    assert ":eu-central-1:" in deployment.state_machine_arn
+    assert "eu-central-1" in locations

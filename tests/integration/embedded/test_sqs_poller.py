@@ -24,7 +24,7 @@ import boto3
 import pytest
 
 from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig, LambdaRuntime
-from serverless_testbed.embedded.sqs_poller import EventSourcePoller, batch_item_failures
+from serverless_testbed.embedded.sqs_poller import EventSourcePoller
 from tests.integration.helpers import wait_until
 
 REGION = "us-east-1"
@@ -395,30 +395,3 @@ def test_stop_ends_every_poller_thread(mapped_queue: Callable[..., MappedQueue])
     queue.poller.stop()
 
     assert queue.poller.polling_threads(queue.mapping_uuid) == 0
-
-
-@pytest.mark.parametrize(
-    ("response", "failed"),
-    [
-        (b"", set()),  # no response: the whole batch succeeded
-        (b"null", set()),
-        (b"{}", set()),
-        (b'{"batchItemFailures": null}', set()),
-        (b'{"batchItemFailures": []}', set()),
-        (b'{"batchItemFailures": [{"itemIdentifier": "m2"}]}', {"m2"}),
-        (
-            b'{"batchItemFailures": [{"itemIdentifier": "m1"}, {"itemIdentifier": "m2"}]}',
-            {"m1", "m2"},
-        ),
-        (b'{"batchItemFailures": [{"itemIdentifier": "other"}]}', None),  # not in the batch
-        (b'{"batchItemFailures": [{"itemIdentifier": ""}]}', None),
-        (b'{"batchItemFailures": [{"itemIdentifier": null}]}', None),
-        (b'{"batchItemFailures": [{"id": "m1"}]}', None),  # a bad key name
-        (b'{"batchItemFailures": "m1"}', None),
-        (b'"ok"', None),
-        (b"not json", None),
-    ],
-)
-def test_batch_item_failures_follow_lambdas_rules(response: bytes, failed: set[str] | None):
-    """Which messages failed (None: the response is invalid, so the whole batch failed)."""
-    assert batch_item_failures(response, {"m1", "m2", "m3"}) == failed

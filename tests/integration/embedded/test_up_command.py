@@ -3,9 +3,11 @@ pipeline, and stops cleanly on Ctrl-C; and the one-stack-per-process rule of Emb
 
 from __future__ import annotations
 
+import json
 import queue
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -82,8 +84,14 @@ def _start_up(*args: str) -> UpProcess:
 
 
 @pytest.fixture(scope="module")
-def running_up() -> Iterator[UpProcess]:
-    up = _start_up("--aws-port", "0", "--api-port", "0", "--redis-port", "0")
+def up_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("up") / "stack.json"
+
+
+@pytest.fixture(scope="module")
+def running_up(up_json: Path) -> Iterator[UpProcess]:
+    ports = ("--aws-port", "0", "--api-port", "0", "--redis-port", "0")
+    up = _start_up(*ports, "--json", str(up_json))
     try:
         up.read_until("ready", READY_TIMEOUT_S)
         yield up
@@ -109,7 +117,7 @@ def test_up_prints_one_line_per_endpoint_then_ready_then_how_to_curl(
 
     assert set(endpoints) == {"aws", "api", "redis"}
     assert endpoints["aws"].startswith("http://127.0.0.1:")
-    assert endpoints["redis"].startswith("redis://127.0.0.1:")
+    assert endpoints["redis"].startswith("redis://:")
     assert running_up.seen[-1].startswith("ready in ")
     curl = running_up.read_until("try: curl", 5)[-1]
     assert f"{endpoints['api']}/run" in curl
@@ -134,6 +142,20 @@ def test_the_printed_endpoints_serve_the_pipeline_and_redis(running_up: UpProces
     assert redis.Redis.from_url(endpoints["redis"]).ping() is True
 
 
+def test_redis_needs_the_stacks_own_password_which_only_its_outputs_carry(
+    running_up: UpProcess, up_json: Path
+) -> None:
+    url = running_up.endpoints()["redis"]
+    parts = urlsplit(url)
+    assert parts.hostname == "127.0.0.1" and parts.password and len(parts.password) >= 32
+
+    with pytest.raises(redis.exceptions.AuthenticationError):
+        redis.Redis(host=parts.hostname, port=parts.port).set("injected", "descriptor")
+    assert redis.Redis.from_url(url).ping() is True
+    assert json.loads(up_json.read_text())["endpoints"]["redis"] == url
+    assert stat.S_IMODE(up_json.stat().st_mode) == 0o600
+
+
 def test_ctrl_c_stops_every_server_and_exits_0(running_up: UpProcess) -> None:
     endpoints = running_up.endpoints()
 
@@ -144,17 +166,38 @@ def test_ctrl_c_stops_every_server_and_exits_0(running_up: UpProcess) -> None:
         assert _refuses_connections(url), f"{url} still answers after Ctrl-C"
 
 
-def test_a_busy_port_is_a_one_line_usage_error() -> None:
+@pytest.mark.parametrize("part", ["aws", "api", "redis"])
+def test_a_taken_port_is_a_one_line_usage_error_naming_the_port(part: str) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        up = _start_up("--aws-port", str(port), "--api-port", "0", "--no-redis")
+        ports = {"aws": "0", "api": "0", "redis": "0", part: str(port)}
+        up = _start_up(*(f"--{name}-port={value}" for name, value in ports.items()))
 
         assert up.process.wait(timeout=READY_TIMEOUT_S) == 2
     assert up.process.stderr is not None
     stderr = up.process.stderr.read().strip().splitlines()
-    assert len(stderr) == 1 and "cannot start the stack" in stderr[0], stderr
+    assert stderr == [
+        f"testbed up: error: cannot start the stack: the {part} port {port} is already in use "
+        f"(choose another --{part}-port, or 0 for a free one)"
+    ]
+    assert up.rest() == []
+
+
+def test_a_redis_port_held_by_another_redis_server_is_refused_not_shared() -> None:
+    from serverless_testbed.embedded.redis_server import RedisServer
+
+    with RedisServer() as first_stacks_redis:
+        port = first_stacks_redis.port
+        up = _start_up("--aws-port", "0", "--api-port", "0", "--redis-port", str(port))
+
+        assert up.process.wait(timeout=READY_TIMEOUT_S) == 2
+        assert up.process.stderr is not None
+        stderr = up.process.stderr.read()
+        assert f"the redis port {port} is already in use" in stderr, stderr
+        assert not any(line.startswith("ready") for line in up.rest())
+        assert redis.Redis(port=port).ping() is True  # the first server is untouched
 
 
 def test_a_malformed_parameter_is_refused_before_anything_starts() -> None:

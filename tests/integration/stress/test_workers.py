@@ -158,3 +158,27 @@ def test_update_config_changes_the_number_of_consumers(
 
     wait_until(three_queues, timeout_s=30, what="a stats snapshot with three consumers")
     listener.close()
+
+
+def test_a_captured_message_replayed_to_a_worker_started_since_is_refused(
+    server: RedisServer, client: redis.Redis, workers: Workers
+) -> None:
+    client.set("dst_cfg", json.dumps({"table_name": "t", "region": "us-east-1", "threads": 1}))
+    _, first_log = workers.start("--db", "redis")
+    wait_until(lambda: log_says(first_log, "threads on"), timeout_s=30, what="worker 1 to start")
+    captured = sign_control("update_config", {}, SECRET)
+    client.publish("dst_notify", captured)
+    wait_until(lambda: log_says(first_log, "config updated"), timeout_s=30, what="the update")
+
+    _, second_log = workers.start("--db", "redis")  # well within the freshness window
+    wait_until(lambda: log_says(second_log, "threads on"), timeout_s=30, what="worker 2 to start")
+    client.publish("dst_notify", captured)
+
+    wait_until(lambda: log_says(second_log, "replayed"), timeout_s=30, what="the refusal")
+    assert not log_says(second_log, "config updated")
+    fresh = sign_control("update_config", {}, SECRET)
+    client.publish("dst_notify", fresh)  # a genuine message still reaches both workers
+    wait_until(lambda: log_says(second_log, "config updated"), timeout_s=30, what="worker 2")
+    wait_until(
+        lambda: first_log.read_text().count("config updated") == 2, timeout_s=30, what="worker 1"
+    )

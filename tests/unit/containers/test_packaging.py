@@ -19,7 +19,7 @@ from serverless_testbed.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
-HANDLERS = ("api", "dispatcher", "worker", "probe")
+HANDLERS = ("api", "dispatcher", "worker", "delayed_task", "probe")
 GATEWAY = "http://127.0.0.1:9999/teststack"
 
 
@@ -119,6 +119,7 @@ def test_every_function_runs_the_uploaded_zip(translated: dict[str, Any]) -> Non
         "ApiFunction",
         "DispatcherFunction",
         "WorkerFunction",
+        "DelayedTaskFunction",
         "ProbeFunction",
     }
     for function in functions.values():
@@ -150,11 +151,20 @@ def test_the_api_url_output_points_at_the_local_gateway(translated: dict[str, An
 def test_the_state_machine_definition_is_the_asl_file_with_its_substitutions(
     translated: dict[str, Any],
 ) -> None:
-    (machine,) = _of_type(translated, "AWS::StepFunctions::StateMachine").values()
-    properties = machine["Properties"]
+    machines = _of_type(translated, "AWS::StepFunctions::StateMachine")
+    assert set(machines) == {"PipelineStateMachine", "DelayStateMachine"}
+    properties = machines["PipelineStateMachine"]["Properties"]
     pieces = properties["DefinitionString"]["Fn::Join"][1]
 
     assert "DefinitionSubstitutions" not in properties
     assert {"Fn::GetAtt": ["DispatcherFunction", "Arn"]} in pieces
     text = "".join(piece if isinstance(piece, str) else "0" for piece in pieces)
     assert json.loads(text)["States"]["Dispatch"]["Resource"].endswith("waitForTaskToken")
+
+    delay = machines["DelayStateMachine"]["Properties"]
+    pieces = delay["DefinitionString"]["Fn::Join"][1]
+    assert "DefinitionSubstitutions" not in delay
+    assert {"Fn::GetAtt": ["DelayedTaskFunction", "Arn"]} in pieces
+    text = "".join(piece if isinstance(piece, str) else "arn" for piece in pieces)
+    waits = {s["Type"] for s in json.loads(text)["States"].values()}
+    assert "Wait" in waits

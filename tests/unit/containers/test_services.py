@@ -4,7 +4,9 @@ container object needs no Docker engine when the API version is given."""
 
 from __future__ import annotations
 
+import inspect
 import json
+import shlex
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -59,6 +61,44 @@ def test_localstack_runs_lambdas_through_the_socket_on_the_shared_network() -> N
     assert container.volumes["/run/docker.sock"]["bind"] == "/var/run/docker.sock"
     assert str(images.LOCALSTACK_PORT) in container.ports
     assert container.internal_url == "http://localstack:4566"
+
+
+def test_localstack_runs_the_pure_python_zip_natively_on_any_host_architecture() -> None:
+    container = LocalStackContainer(NETWORK, docker_socket="/run/docker.sock", **NO_ENGINE_CONTACT)
+
+    assert container.env["LAMBDA_IGNORE_ARCHITECTURE"] == "1"
+    assert int(container.env["LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT"]) >= 60
+
+
+def test_the_lambda_containers_carry_the_label_the_reaper_removes_by() -> None:
+    """Ryuk removes what matches ``label=org.testcontainers.session-id=<session>``: the flags
+    LocalStack hands its Lambda containers give them exactly that label."""
+    from testcontainers.core import container as testcontainers_container
+    from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
+
+    container = LocalStackContainer(NETWORK, docker_socket="/run/docker.sock", **NO_ENGINE_CONTACT)
+    flags = shlex.split(container.env["LAMBDA_DOCKER_FLAGS"])
+
+    # Parsed as LocalStack parses LAMBDA_DOCKER_FLAGS: "-l"/"--label" KEY=VALUE.
+    assert flags[0] in ("-l", "--label") and len(flags) == 2
+    key, _, value = flags[1].partition("=")
+    assert (key, value) == (LABEL_SESSION_ID, SESSION_ID)
+    # ...and that is the filter testcontainers' reaper registers for this session.
+    reaper_source = inspect.getsource(testcontainers_container.Reaper)
+    assert 'f"label={LABEL_SESSION_ID}={SESSION_ID}' in reaper_source
+    assert testcontainers_container.SESSION_ID == SESSION_ID
+
+
+def test_the_docker_socket_defaults_to_what_testcontainers_mounts_into_ryuk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from testcontainers.core.config import testcontainers_config
+
+    monkeypatch.setattr(testcontainers_config, "_ryuk_docker_socket", "/engine/side/docker.sock")
+
+    container = LocalStackContainer(NETWORK, **NO_ENGINE_CONTACT)
+
+    assert container.volumes["/engine/side/docker.sock"]["bind"] == "/var/run/docker.sock"
 
 
 def test_step_functions_local_calls_lambda_sqs_and_dynamodb_in_localstack() -> None:

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from serverless_testbed.pipeline.contract import MAX_BODY_BYTES
+from serverless_testbed.pipeline.contract import MAX_BODY_BYTES, MAX_JSON_DEPTH
 from serverless_testbed.pipeline.request import InvalidRequest, RunRequest, parse_run_request
 
 
@@ -79,3 +79,31 @@ def test_a_body_at_the_limit_is_accepted() -> None:
     assert len(body) == MAX_BODY_BYTES
 
     assert len(parse_run_request(body).payload["blob"]) == MAX_BODY_BYTES - 25
+
+
+def _nested(levels: int) -> bytes:
+    """A body whose arrays/objects nest ``levels`` deep, the body's own object included."""
+    inner = "[" * (levels - 2) + "]" * (levels - 2)
+    return ('{"payload": {"a": ' + inner + "}}").encode()
+
+
+def test_nesting_up_to_the_documented_depth_is_accepted() -> None:
+    request = parse_run_request(_nested(MAX_JSON_DEPTH))
+
+    assert isinstance(request.payload["a"], list)
+
+
+@pytest.mark.parametrize("levels", [MAX_JSON_DEPTH + 1, 600, 100_000])
+def test_deeper_nesting_is_refused_with_400_before_parsing(levels: int) -> None:
+    body = _nested(levels)[:MAX_BODY_BYTES]
+
+    with pytest.raises(InvalidRequest, match=f"more than {MAX_JSON_DEPTH} levels") as refused:
+        parse_run_request(body)
+    assert refused.value.status == 400
+
+
+def test_brackets_inside_strings_are_not_nesting() -> None:
+    text = "[{" * 200 + '\\" still a string ' + "]}" * 200
+    request = parse_run_request(json.dumps({"payload": {"text": text}}))
+
+    assert request.payload["text"] == text

@@ -225,3 +225,71 @@ def test_a_failed_failure_callback_is_retried_by_redelivery(pipeline: Pipeline) 
 
     with pytest.raises(CallbackNotDelivered):
         pipeline.work(record)
+
+
+class _DiesBeforeItsCallback(RecordingSfn):
+    """A worker process killed between its DynamoDB write and its callback."""
+
+    def send_task_success(self, **kwargs: Any) -> Any:
+        raise SystemExit("killed")
+
+
+def test_a_delivery_that_died_after_its_write_is_called_back_by_the_redelivery(
+    pipeline: Pipeline,
+) -> None:
+    execution, record = pipeline.deliver({"request_id": "died-mid-way", "payload": {}})
+    with pytest.raises(SystemExit):
+        process_record(
+            record,
+            dynamodb=pipeline.aws.dynamodb,
+            sfn=_DiesBeforeItsCallback(pipeline.aws.sfn),
+            table_name=pipeline.table,
+            clock=pipeline.clock,
+        )
+    assert pipeline.items()[0]["status"] == {"S": "DONE"}
+
+    redelivered = pipeline.work(record)  # SQS redelivers the same message (same id)
+
+    assert redelivered.kind == "succeeded"
+    assert pipeline.ended(execution)["status"] == "SUCCEEDED"
+    assert len(pipeline.items()) == 1
+
+
+def test_a_callback_refused_after_the_execution_ended_writes_its_end_on_the_item(
+    pipeline: Pipeline,
+) -> None:
+    execution, record = pipeline.deliver({"request_id": "too-late", "payload": {}})
+    # The execution ended without this delivery (as by its heartbeat timeout).
+    pipeline.aws.sfn.send_task_failure(
+        taskToken=execution.dispatcher_event["task_token"],
+        error="WorkerTimeout",
+        cause="worker: no callback",
+    )
+    assert pipeline.ended(execution)["status"] == "FAILED"
+    pipeline.sfn.refuse_with = "TaskTimedOut"
+
+    outcome = pipeline.work(record)
+
+    assert (outcome.kind, outcome.error) == ("token_gone", "TaskTimedOut")
+    assert "the item now says FAILED" in str(outcome.cause)
+    (item,) = pipeline.items()
+    assert item["status"] == {"S": "FAILED"}
+    assert item["execution_error"] == {"S": "WorkerTimeout"}
+
+    again = pipeline.work(record)  # one more redelivery of the same message
+
+    assert again.kind == "duplicate"
+    assert pipeline.items() == [item], "a reconciled item is never set back to DONE"
+
+
+def test_a_refused_callback_of_another_messages_item_leaves_that_item_alone(
+    pipeline: Pipeline,
+) -> None:
+    execution, record = pipeline.deliver({"request_id": "theirs", "payload": {}})
+    assert pipeline.work(record).kind == "succeeded"
+    pipeline.ended(execution)
+
+    copy = pipeline.work({**record, "messageId": "a-copy"})
+
+    assert copy.kind == "duplicate"
+    assert pipeline.items()[0]["status"] == {"S": "DONE"}

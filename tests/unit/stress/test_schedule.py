@@ -8,7 +8,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from serverless_testbed.stress.schedule import (
@@ -19,7 +19,7 @@ from serverless_testbed.stress.schedule import (
     exact,
     smooth_factors,
 )
-from serverless_testbed.stress.traffic import Task, TaskEntry, Traffic
+from serverless_testbed.stress.traffic import MAX_QPS, Task, TaskEntry, Traffic
 
 
 def traffic(*steps: list[dict[str, Any]] | dict[str, Any]) -> Traffic:
@@ -227,6 +227,7 @@ def profile_tasks(draw: st.DrawFn) -> tuple[dict[str, Any], int, Fraction]:
     task: dict[str, Any] = {"action": "query", "qps": draw(rates)}
     if draw(st.booleans()):
         task["qpss"] = draw(profiles)
+        assume(task["qps"] * max(task["qpss"]) <= MAX_QPS)  # a valid task's peak rate
     wall_s = draw(st.integers(1, 1000)) / 100
     task["duration"] = float(exact(wall_s) * time_scale)
     if draw(st.booleans()):

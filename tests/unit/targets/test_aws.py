@@ -9,8 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from serverless_testbed.errors import UsageError
 from serverless_testbed.deployment import STACK_OUTPUTS
+from serverless_testbed.errors import UsageError
 from serverless_testbed.targets.aws import aws_deployment, aws_session, configured_endpoints
 
 EMULATOR = "http://127.0.0.1:4566"

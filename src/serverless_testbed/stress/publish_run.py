@@ -1,4 +1,4 @@
-"""`testbed publish`: validate both files, plan or run, report.
+"""What `testbed publish` runs: validate both files, plan or publish, report.
 
 Order matters: config.json and traffic.json are loaded, validated and scheduled before any
 connection to Redis, so a bad file changes nothing.
@@ -32,7 +32,8 @@ from serverless_testbed.stress.schedule import HOUR_S, build_schedule, exact
 from serverless_testbed.stress.traffic import load_files
 
 
-def run_publish_command(args: argparse.Namespace) -> int:
+def run_publish(args: argparse.Namespace, *, control_secret: str | None) -> int:
+    """The command's run, from its parsed flags (declared in serverless_testbed.stress.cli)."""
     config, traffic = load_files(args.config, args.traffic)
     schedule = build_schedule(
         traffic, start_second=start_second(args.start_hour), time_scale=args.time_scale
@@ -55,7 +56,7 @@ def run_publish_command(args: argparse.Namespace) -> int:
     client = target.client()
     try:
         client.ping()
-        sync = sync_config(client, args.prefix, config, args.control_secret, warn=_warn)
+        sync = sync_config(client, args.prefix, config, control_secret, warn=_warn)
         if not sync.changed or sync.notified:  # otherwise sync_config has warned already
             _warn(_describe(sync, args.prefix))
         publisher = SlotPublisher(
