@@ -20,7 +20,13 @@ from serverless_testbed.errors import UsageError
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
 GATEWAY = "http://127.0.0.1:9999/teststack"
-FUNCTIONS = {"ApiFunction", "DispatcherFunction", "WorkerFunction"}
+FUNCTIONS = {
+    "ApiFunction",
+    "DispatcherFunction",
+    "WorkerFunction",
+    "DelayedTaskFunction",
+    "ProbeFunction",
+}
 
 
 class NoIam:
@@ -62,7 +68,7 @@ def test_every_function_gets_placeholder_code_and_keeps_its_handler(
     for logical_id, function in functions.items():
         properties = function["Properties"]
         assert properties["Code"] == {"ZipFile": provision.INLINE_CODE}
-        module = logical_id.removesuffix("Function").lower()
+        module = re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id.removesuffix("Function")).lower()
         assert properties["Handler"] == f"serverless_testbed.handlers.{module}.handler"
 
 
@@ -93,7 +99,9 @@ def test_a_stage_parameter_moves_the_routes_and_the_url() -> None:
 def test_the_state_machine_is_the_asl_file_joined_with_its_substitutions(
     translated: provision.TranslatedStack,
 ) -> None:
-    (machine,) = of_type(translated.template, "AWS::StepFunctions::StateMachine").values()
+    machine = of_type(translated.template, "AWS::StepFunctions::StateMachine")[
+        "PipelineStateMachine"
+    ]
     properties = machine["Properties"]
     assert "DefinitionSubstitutions" not in properties and "Definition" not in properties
     pieces = properties["DefinitionString"]["Fn::Join"][1]
