@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     invoke.add_argument("function", metavar="FUNCTION", help="logical id or function name")
     invoke.add_argument("--event", metavar="FILE", help="the event: a JSON file, or - for stdin")
     _target_arguments(invoke)
+    _attach_argument(invoke)
     invoke.add_argument("--json", type=Path, dest="json_file", help="write the outcome as JSON")
     invoke.set_defaults(func=run_invoke)
 
@@ -55,6 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--function", default=PROBE_FUNCTION, help="the probe (default: ProbeFunction)"
     )
     _target_arguments(coldstart)
+    _attach_argument(coldstart)
     coldstart.add_argument("--json", type=Path, dest="json_file", help="write the data as JSON")
     coldstart.set_defaults(func=run_coldstart)
 
@@ -101,6 +104,17 @@ def _target_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--endpoint-url", help="aws target: send AWS calls to this endpoint")
 
 
+def _attach_argument(parser: argparse.ArgumentParser) -> None:
+    # Not on memory-sweep: it needs CPU scaling, which a stack started elsewhere may lack.
+    parser.add_argument(
+        "--attach",
+        type=Path,
+        metavar="FILE",
+        help="use the running stack `testbed up --json FILE` described (its containers stay "
+        "warm from one command to the next, as a deployed function's do)",
+    )
+
+
 def _target_options(args: argparse.Namespace) -> TargetOptions:
     return TargetOptions(
         region=args.region,
@@ -108,6 +122,7 @@ def _target_options(args: argparse.Namespace) -> TargetOptions:
         stage=args.stage,
         profile=args.profile,
         endpoint_url=args.endpoint_url,
+        attach=getattr(args, "attach", None),
     )
 
 
@@ -245,8 +260,7 @@ def run_memory_sweep(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, interrupted)
     # The embedded stack caps memory always; CPU only when asked (other targets ignore it).
-    options = _target_options(args)
-    options = TargetOptions(**{**options.__dict__, "embedded": {"scale_lambda_cpu": True}})
+    options = dataclasses.replace(_target_options(args), embedded={"scale_lambda_cpu": True})
     try:
         with open_stack(args.target, options) as stack:
             client = lambda_client(stack)
