@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "serverless_testbed.latency.commands",  # latency
     "serverless_testbed.stress.cli",  # publish, worker
     "serverless_testbed.delay.commands",  # delay
+    "serverless_testbed.experiments.commands",  # invoke, coldstart, memory-sweep
 )
 
 

@@ -33,6 +33,7 @@ OPTIONAL_STACK_OUTPUTS = {
     "delay_state_machine_arn": "DelayStateMachineArn",
     "delayed_task_table": "DelayedTaskTableName",
     "delayed_task_function": "DelayedTaskFunctionName",
+    "probe_function": "ProbeFunctionName",  # testbed coldstart / memory-sweep's default
 }
 
 
@@ -55,6 +56,7 @@ class Deployment:
     delay_state_machine_arn: str | None = None
     delayed_task_table: str | None = None
     delayed_task_function: str | None = None
+    probe_function: str | None = None
 
     def outputs(self) -> dict[str, str]:
         """The stack outputs this deployment was found by (OutputKey -> OutputValue)."""
@@ -158,3 +160,13 @@ def deployment_from_outputs(
         **{attr: outputs[key] for attr, key in STACK_OUTPUTS.items()},
         **optional,
     )
+
+
+def stack_resource_ids(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    """Logical id -> physical id of every resource of a CloudFormation stack."""
+    paginator = cloudformation.get_paginator("list_stack_resources")
+    return {
+        summary["LogicalResourceId"]: summary.get("PhysicalResourceId", "")
+        for page in paginator.paginate(StackName=stack_name)
+        for summary in page["StackResourceSummaries"]
+    }

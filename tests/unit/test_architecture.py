@@ -59,6 +59,7 @@ FORBIDDEN = {
     "signed_http": {"embedded", "containers", "emulation", "targets", "latency", "stress"},
     "lambda_api": {"embedded", "containers", "emulation", "targets", "latency", "stress"},
     "targets": {"latency", "stress", "handlers", "pipeline"},
+    "experiments": {"embedded", "containers", "emulation", "stress", "handlers", "pipeline"},
 }
 
 

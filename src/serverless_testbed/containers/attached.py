@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import boto3
 
 from serverless_testbed import lambda_api
-from serverless_testbed.deployment import Deployment, discover_deployment
+from serverless_testbed.deployment import Deployment, discover_deployment, stack_resource_ids
 from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
@@ -87,6 +87,9 @@ class AttachedStack:
             "AWS_REGION": self.region,
             **DUMMY_CREDENTIALS,
         }
+
+    def resource_ids(self) -> dict[str, str]:
+        return stack_resource_ids(self.client("cloudformation"), self.stack_name)
 
     @contextmanager
     def event_source_paused(self, function_name: str, timeout_s: float = 60.0) -> Iterator[None]:

@@ -37,7 +37,7 @@ from botocore.config import Config
 
 from serverless_testbed import lambda_api
 from serverless_testbed.containers import packaging
-from serverless_testbed.deployment import Deployment, discover_deployment
+from serverless_testbed.deployment import Deployment, discover_deployment, stack_resource_ids
 from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
@@ -193,6 +193,9 @@ class ContainersStack(EmulatedStack):
         )
         self._deployments[stack_name] = deployment
         return deployment
+
+    def resource_ids(self) -> dict[str, str]:
+        return stack_resource_ids(self.client("cloudformation"), self.stack_name)
 
     def _uploaded_code(self) -> packaging.CodeArchive:
         if self._code is None:

@@ -159,6 +159,7 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
             "target": deployment.target,
             "wait_scale": stack.wait_scale,
             "outputs": deployment.outputs(),
+            "resources": stack.resource_ids(),  # logical id -> physical id, for attaching
         }
         # The Redis URL holds the stack's password: the file is for its owner only.
         descriptor = os.open(json_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

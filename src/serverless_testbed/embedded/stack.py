@@ -59,6 +59,7 @@ class EmbeddedStack(EmulatedStack):
         redis_port: int = 0,
         idle_timeout_s: float = 300.0,
         log_sink: Any = None,
+        scale_lambda_cpu: bool = False,
         wait_scale: float = 1.0,
     ) -> None:
         self._wait_scale = moto_wait_scale.checked_wait_scale(wait_scale)
@@ -71,8 +72,12 @@ class EmbeddedStack(EmulatedStack):
         self._redis_port = redis_port
         self._logs: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=LOG_LINES_KEPT))
         self._idle_timeout_s = idle_timeout_s
+        # Off by default: a 256 MB function would get 14% of a core, as on Lambda, and every
+        # run of the pipeline would be that much slower. Memory is always limited.
+        self._scale_lambda_cpu = scale_lambda_cpu
         self._log_sink = log_sink
         self._functions_registered: dict[str, Any] = {}
+        self._resource_ids: dict[str, dict[str, str]] = {}
         self._register_lock = threading.Lock()
         self._moto: Any = None
         self._runtime: Any = None
@@ -127,6 +132,7 @@ class EmbeddedStack(EmulatedStack):
                     self.client_environment(),
                     idle_timeout_s=self._idle_timeout_s,
                     log_sink=self._keep_log_line,
+                    scale_cpu=self._scale_lambda_cpu,
                 )
                 parts.callback(self._runtime.close)
                 with naming_the_port("api", self._api_port):
@@ -228,7 +234,12 @@ class EmbeddedStack(EmulatedStack):
             endpoint_url=self.urls["aws"],
         )
         self._deployments[stack_name] = deployment
+        self._resource_ids[stack_name] = physical
         return deployment
+
+    def resource_ids(self) -> dict[str, str]:
+        """Logical id -> physical id of the stack's resources (as deployed)."""
+        return dict(self._resource_ids[self.stack_name])
 
     @contextmanager
     def event_source_paused(self, function_name: str, timeout_s: float = 10.0) -> Iterator[None]:

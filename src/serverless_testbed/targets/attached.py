@@ -31,8 +31,15 @@ REACHABLE_TIMEOUT_S = 3.0
 class AttachedStack:
     """A running local stack described by `testbed up --json`; close() leaves it running."""
 
-    def __init__(self, deployment: Deployment, urls: dict[str, str], wait_scale: float) -> None:
+    def __init__(
+        self,
+        deployment: Deployment,
+        urls: dict[str, str],
+        wait_scale: float,
+        resources: dict[str, str] | None = None,
+    ) -> None:
         self._deployment = deployment
+        self._resources = dict(resources or {})
         self._wait_scale = wait_scale
         self.stack_name = deployment.stack_name
         self.region = deployment.region
@@ -65,7 +72,13 @@ class AttachedStack:
             session=session,
             endpoint_url=urls["aws"],
         )
-        return cls(deployment, urls, float(described.get("wait_scale", 1.0)))
+        resources = described.get("resources")
+        return cls(
+            deployment,
+            urls,
+            float(described.get("wait_scale", 1.0)),
+            {str(k): str(v) for k, v in resources.items()} if isinstance(resources, dict) else None,
+        )
 
     @property
     def deployment(self) -> Deployment:
@@ -84,6 +97,17 @@ class AttachedStack:
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
             **DUMMY_CREDENTIALS,
+        }
+
+    def resource_ids(self) -> dict[str, str]:
+        """As `testbed up --json` wrote them; from an older file, the functions named by the
+        outputs (``<LogicalId>Name`` -> its value)."""
+        if self._resources:
+            return dict(self._resources)
+        return {
+            key.removesuffix("Name"): value
+            for key, value in self._deployment.outputs().items()
+            if key.endswith("FunctionName")
         }
 
     @contextmanager

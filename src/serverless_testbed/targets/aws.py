@@ -20,7 +20,7 @@ import botocore.exceptions
 from botocore.config import Config
 
 from serverless_testbed import lambda_api
-from serverless_testbed.deployment import Deployment, discover_deployment
+from serverless_testbed.deployment import Deployment, discover_deployment, stack_resource_ids
 from serverless_testbed.errors import UsageError
 from serverless_testbed.targets.samconfig import SAMCONFIG, read_deploy_config, resolve_stack_name
 
@@ -131,6 +131,9 @@ class AwsStack:
     def client_environment(self) -> dict[str, str]:
         """Region only: credentials and profile stay with boto3's own chain."""
         return {"AWS_REGION": self.region, "AWS_DEFAULT_REGION": self.region}
+
+    def resource_ids(self) -> dict[str, str]:
+        return stack_resource_ids(self.client("cloudformation"), self.stack_name)
 
     @contextmanager
     def event_source_paused(self, function_name: str, timeout_s: float = 120.0) -> Iterator[None]:

@@ -38,6 +38,10 @@ class Stack(Protocol):
 
     def client_environment(self) -> dict[str, str]: ...
 
+    def resource_ids(self) -> dict[str, str]:
+        """Logical id (template.yaml) -> physical id of the stack's deployed resources."""
+        ...
+
     def event_source_paused(self, function_name: str) -> AbstractContextManager[None]:
         """While inside, the function's SQS event-source mappings deliver nothing (disabled
         with UpdateEventSourceMapping, as on AWS); enabled again on exit."""

@@ -56,7 +56,7 @@ def test_every_function_runs_the_uploaded_zip_with_its_handler_module(
     s3 = deployment.client("s3")
     lambda_client = deployment.client("lambda")
 
-    assert len(functions) == 4
+    assert len(functions) == 5
     for function in functions:
         code = function["Properties"]["Code"]
         archive = s3.get_object(Bucket=code["S3Bucket"], Key=code["S3Key"])["Body"].read()
@@ -71,6 +71,7 @@ def test_every_function_runs_the_uploaded_zip_with_its_handler_module(
             deployment.dispatcher_function,
             deployment.worker_function,
             deployment.require("delayed_task_function"),
+            attached_stack.resource_ids()["ProbeFunction"],
         )
     }
     assert deployed == {f["Properties"]["Handler"] for f in functions}

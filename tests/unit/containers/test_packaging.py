@@ -19,7 +19,7 @@ from serverless_testbed.errors import UsageError
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "template.yaml"
-HANDLERS = ("api", "dispatcher", "worker", "delayed_task")
+HANDLERS = ("api", "dispatcher", "worker", "delayed_task", "probe")
 GATEWAY = "http://127.0.0.1:9999/teststack"
 
 
@@ -120,6 +120,7 @@ def test_every_function_runs_the_uploaded_zip(translated: dict[str, Any]) -> Non
         "DispatcherFunction",
         "WorkerFunction",
         "DelayedTaskFunction",
+        "ProbeFunction",
     }
     for function in functions.values():
         assert function["Properties"]["Code"] == {

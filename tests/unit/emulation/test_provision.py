@@ -25,6 +25,7 @@ FUNCTIONS = {  # logical id -> handler module
     "DispatcherFunction": "dispatcher",
     "WorkerFunction": "worker",
     "DelayedTaskFunction": "delayed_task",
+    "ProbeFunction": "probe",
 }
 
 

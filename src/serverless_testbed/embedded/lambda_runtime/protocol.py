@@ -6,7 +6,9 @@ response payload, passed through untouched). Plain fields instead of a JSON head
 is on every invoke's path, twice each way.
 
     runtime -> container   invoke: request id, trace header, deadline (epoch ms), invoked ARN
-    container -> runtime   ready:  "ok", init ms | "error" + the error object as body
+    container -> runtime   ready:  "ok", hidden init ms (what the zygote's preloads saved it,
+                                   see init_cost.py), epoch s the zygote could first fork
+                                   | "error" + the error object as body
                            result: "ok" | "error", duration ms, max RSS kB + the payload
 """
 

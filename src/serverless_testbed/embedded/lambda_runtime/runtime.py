@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from serverless_testbed.embedded.lambda_runtime import container as lambda_container
+from serverless_testbed.embedded.lambda_runtime.limits import HostLimits
 from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
 from serverless_testbed.embedded.lambda_runtime.zygote import Spawned, Zygote, ZygoteGone
 
@@ -119,6 +120,7 @@ class _Container:
         config: FunctionConfig,
         container_id: str,
         started: float,
+        started_at: float,
     ) -> None:
         self.pid = spawned.pid
         self.zygote = zygote  # its parent: the only one to signal it
@@ -126,7 +128,8 @@ class _Container:
         self.log_fd = spawned.log_fd
         self.config = config
         self.id = container_id
-        self.started = started  # when its process was asked for (Init Duration counts from here)
+        self.started = started  # monotonic, when its process was asked for
+        self.started_at = started_at  # the same instant, epoch (compared with the zygote's)
         self.last_used = started
         self._exit_watch = exit_watch
         self.exited = exit_watch.exited
@@ -240,7 +243,12 @@ class LambdaRuntime:
         log_sink: LogSink | None = None,
         preload: Sequence[str] = DEFAULT_PRELOAD,
         boto3_services: Sequence[str] = DEFAULT_BOTO3_SERVICES,
+        limit_memory: bool = True,
+        scale_cpu: bool = False,
     ) -> None:
+        """``limit_memory``: a container whose memory passes its MemorySize is killed;
+        ``scale_cpu``: a container gets MemorySize / 1,769 of a CPU (see limits.py; each
+        only where the host allows it, and a cold start's log says where it does not)."""
         self._base_environment = dict(base_environment)
         self._idle_timeout_s = idle_timeout_s
         self._log_sink = log_sink
@@ -251,6 +259,7 @@ class LambdaRuntime:
         self._reaper_sleeps_forever = False
         self._functions: dict[str, _Function] = {}
         self._closed = False
+        self._limits = HostLimits(limit_memory=limit_memory, scale_cpu=scale_cpu)
         # Started now so its imports overlap with whatever the caller does next.
         self._zygote = Zygote(self._preload, self._boto3_services)
         self._reaper = threading.Thread(target=self._reap_idle, name="lambda-reaper", daemon=True)
@@ -319,6 +328,7 @@ class LambdaRuntime:
         # Busy containers die with the zygote; their invokes end as Runtime.ExitError.
         self._zygote.stop()
         self._reaper.join(timeout=5)
+        self._limits.close()
 
     def __enter__(self) -> LambdaRuntime:
         return self
@@ -367,21 +377,33 @@ class LambdaRuntime:
 
     def _start_container(self, config: FunctionConfig) -> _Container:
         container_id = uuid.uuid4().hex
+        cgroups = self._limits.for_container(container_id, config.memory_mb)
         init = {
             "handler": config.handler,
             "env": self._container_environment(config, container_id),
             "sys_path": list(sys.path),
             "cwd": os.getcwd(),
+            "memory_mb": config.memory_mb,
+            "cgroups": [str(cgroups.memory or ""), str(cgroups.cpu or "")],
         }
         exit_watch = _ExitWatch()  # before the spawn: the exit may be reported at once
+
+        def exited(status: int) -> None:
+            exit_watch.record(status)
+            cgroups.remove()
+
         zygote = self._live_zygote()
-        started = time.monotonic()
+        started, started_at = time.monotonic(), time.time()
         try:
-            spawned = zygote.spawn(init, exit_watch.record)
+            spawned = zygote.spawn(init, exited)
         except ZygoteGone as error:
+            cgroups.remove()
             self._check_open()
             raise RuntimeError(f"could not start a container for {config.name}") from error
-        return _Container(spawned, zygote, exit_watch, config, container_id, started)
+        except BaseException:
+            cgroups.remove()
+            raise
+        return _Container(spawned, zygote, exit_watch, config, container_id, started, started_at)
 
     def _live_zygote(self) -> Zygote:
         with self._lock:
@@ -500,12 +522,16 @@ class LambdaRuntime:
 
         if cold:
             log.emit(f"INIT_START Runtime Version: python:{PYTHON_VERSION}")
+            for note in self._limits.notes:
+                log.emit(note)
             try:
                 ready = container.receive(time.monotonic() + INIT_TIMEOUT_S, log.emit)
             except _ContainerDied:
                 body = self._exit_error(container, request_id, log)
                 return finish(body, False, (time.monotonic() - container.started) * 1000, "exit")
             init_ms = (time.monotonic() - container.started) * 1000
+            if ready is not None and ready[0][0] == "ok":
+                init_ms = _init_duration_ms(container, ready[0])
             if ready is None:
                 message = f"Init phase timed out after {INIT_TIMEOUT_S:.2f} seconds"
                 body = self._timeout(container, request_id, message, log)
@@ -576,6 +602,15 @@ class LambdaRuntime:
         log.emit(message)
         log.emit("Runtime.ExitError")
         return _error_payload("Runtime.ExitError", message)
+
+
+def _init_duration_ms(container: _Container, ready: list[str]) -> float:
+    """From the container's start to its handler being ready, plus what a fork of the
+    preloaded zygote saved it (the runtime's start, the preloads its init imports). A spawn
+    that waited for the zygote's own start counts from when the zygote could fork."""
+    hidden_ms, zygote_ready_at = float(ready[1]), float(ready[2])
+    begun = max(container.started_at, zygote_ready_at)
+    return max(time.time() - begun, 0.0) * 1000 + hidden_ms
 
 
 def _error_payload(error_type: str, message: str) -> bytes:

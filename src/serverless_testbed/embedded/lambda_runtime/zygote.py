@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import importlib
 import json
 import os
 import select
@@ -186,18 +185,25 @@ def main(argv: Sequence[str]) -> NoReturn:
     control = socket.socket(fileno=int(argv[0]))
     settings = json.loads(argv[1])
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from serverless_testbed.embedded.lambda_runtime import container as lambda_container
+    from serverless_testbed.embedded.lambda_runtime import init_cost
+
+    # What a cold start on Lambda would pay for and a fork does not: measured once here,
+    # charged to each container's Init Duration (see init_cost.py).
+    init_cost.record_boot()
     for module in settings["preload"]:
         try:
-            importlib.import_module(module)
+            init_cost.preload(module)
         except Exception as error:  # a missing optional preload only costs speed
             print(f"lambda zygote: cannot preload {module}: {error}", file=sys.stderr)
-    from serverless_testbed.embedded.lambda_runtime import container as lambda_container
-
     if settings["boto3_services"] and "boto3" in sys.modules:
         try:
-            lambda_container.prepare_boto3(settings["boto3_services"])
+            init_cost.timed_boto3_data(
+                lambda: lambda_container.prepare_boto3(settings["boto3_services"])
+            )
         except Exception as error:
             print(f"lambda zygote: cannot prepare boto3: {error}", file=sys.stderr)
+    init_cost.mark_ready()
     # Containers share the preloaded objects copy-on-write; a garbage collection walking them
     # in a container would copy most of those pages. Frozen objects are never walked.
     gc.freeze()

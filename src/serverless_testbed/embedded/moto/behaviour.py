@@ -17,11 +17,14 @@ Each sits at the narrowest point that fixes the behaviour:
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
 from serverless_testbed.embedded.moto.patching import Patch, patch, replace
 from serverless_testbed.emulation.invoke import Invoke
+
+LOG_RESULT_BYTES = 4096  # Invoke with LogType=Tail returns the last 4 KB of the log
 
 
 def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
@@ -49,6 +52,9 @@ def _route_lambda_invoke(current_invoker: Callable[[], Invoke | None]) -> Patch:
         outcome = invoker(self.function_name, payload)
         if outcome.function_error:
             response_headers["x-amz-function-error"] = outcome.function_error
+        if request_headers.get("x-amz-log-type") == "Tail":  # LogType=Tail: the last 4 KB
+            log = (getattr(outcome, "log_tail", "") + "\n").encode()[-LOG_RESULT_BYTES:]
+            response_headers["x-amz-log-result"] = base64.b64encode(log).decode()
         return outcome.payload
 
     return invoke
