@@ -10,7 +10,6 @@ It is what docker-compose.yml's ``testbed`` service runs: the same ContainersSta
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import threading
@@ -19,6 +18,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from serverless_testbed.emulation.description import write_description
 from serverless_testbed.errors import UsageError
 
 DEFAULT_API_PORT = 4567
@@ -203,20 +203,9 @@ def _say(message: str) -> None:
 
 def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
     deployment = stack.deployment
+    if json_file:
+        write_description(stack, json_file)
     for name, url in stack.urls.items():
         print(f"{name}: {url}")
     print(f"ready in {elapsed_s:.2f} s (stack {deployment.stack_name!r}, Ctrl-C stops it)")
     sys.stdout.flush()
-    if json_file:
-        outputs = {
-            "endpoints": stack.urls,
-            "stack": deployment.stack_name,
-            "region": deployment.region,
-            "api_url": deployment.api_url,
-            "state_machine_arn": deployment.state_machine_arn,
-            "queue_url": deployment.queue_url,
-            "dead_letter_queue_url": deployment.dead_letter_queue_url,
-            "table_name": deployment.table_name,
-        }
-        with open(json_file, "w") as file:
-            json.dump(outputs, file, indent=2)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import signal
 import sys
@@ -12,6 +11,7 @@ import threading
 import time
 from typing import Any
 
+from serverless_testbed.emulation.description import write_description
 from serverless_testbed.errors import UsageError
 
 # Beside, not on, what docker-compose.yml publishes (LocalStack 4566, the testbed service's
@@ -147,25 +147,7 @@ def _wait_for_a_signal() -> None:
 def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
     deployment = stack.deployment
     if json_file:
-        # Written before "ready", so whoever waits for that line finds the file complete.
-        outputs = {
-            "endpoints": stack.urls,
-            "stack": deployment.stack_name,
-            "region": deployment.region,
-            "state_machine_arn": deployment.state_machine_arn,
-            "queue_url": deployment.queue_url,
-            "dead_letter_queue_url": deployment.dead_letter_queue_url,
-            "table_name": deployment.table_name,
-            "target": deployment.target,
-            "wait_scale": stack.wait_scale,
-            "outputs": deployment.outputs(),
-            "resources": stack.resource_ids(),  # logical id -> physical id, for attaching
-        }
-        # The Redis URL holds the stack's password: the file is for its owner only.
-        descriptor = os.open(json_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(outputs, file, indent=2)
+        write_description(stack, json_file)
     for name, url in stack.urls.items():
         print(f"{name}: {url}")
     if stack.wait_scale != 1:
