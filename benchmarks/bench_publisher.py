@@ -28,9 +28,9 @@ from rich.console import Console
 
 from serverless_testbed.embedded.redis_server import RedisServer
 from serverless_testbed.stress.protocol import SLOT_MS
-from serverless_testbed.stress.publish_report import progress_bar, queue_backlog
-from serverless_testbed.stress.publisher import SlotPublisher
-from serverless_testbed.stress.schedule import build_schedule
+from serverless_testbed.stress.publish.publisher import SlotPublisher
+from serverless_testbed.stress.publish.report import progress_bar, queue_backlog
+from serverless_testbed.stress.publish.schedule import build_schedule
 from serverless_testbed.stress.traffic import Config, Task, TaskEntry, Traffic
 
 stderr = Console(stderr=True)

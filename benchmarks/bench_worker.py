@@ -38,9 +38,9 @@ import redis
 from rich.console import Console
 
 from serverless_testbed.embedded.redis_server import RedisServer
-from serverless_testbed.stress.expand import Expander
 from serverless_testbed.stress.protocol import Descriptor, queue_key, tasks_key
 from serverless_testbed.stress.traffic import Config, TaskSpec
+from serverless_testbed.stress.work.expand import Expander
 
 stderr = Console(stderr=True)
 PREFIX = "bench"

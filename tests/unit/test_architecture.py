@@ -98,3 +98,16 @@ def test_the_rules_see_lazy_imports(tmp_path: Path) -> None:
     module = tmp_path / "lazy.py"
     module.write_text("def f():\n    from serverless_testbed.embedded.stack import EmbeddedStack\n")
     assert any(reaches(name, "embedded") for name in imports_of(module))
+
+
+@pytest.mark.parametrize(("side", "other"), [("publish", "work"), ("work", "publish")])
+def test_the_publisher_and_the_worker_share_only_the_stress_protocol(side: str, other: str) -> None:
+    """publish/ and work/ meet in Redis through protocol.py, traffic.py and control.py."""
+    violations = [
+        f"{path.relative_to(PACKAGE)} imports {imported}"
+        for path in modules_of(f"stress/{side}")
+        for imported in sorted(imports_of(path))
+        if reaches(imported, f"stress.{other}")
+    ]
+    assert modules_of(f"stress/{side}")
+    assert not violations, "\n".join(violations)

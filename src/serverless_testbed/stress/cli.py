@@ -1,7 +1,7 @@
 """`testbed publish` and `testbed worker`: the stress framework's sub-commands.
 
 This module declares the flags and checks them; the runs themselves live in
-serverless_testbed.stress.publish_run and serverless_testbed.stress.worker_run, imported only
+serverless_testbed.stress.publish.run and serverless_testbed.stress.work.run, imported only
 when a command runs, so `testbed --help` answers at once. Every number a flag takes goes
 through the validators below: finite, and positive where a zero or a negative makes no sense.
 """
@@ -167,7 +167,7 @@ def _register_publish(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_publish(args: argparse.Namespace) -> int:
-    from serverless_testbed.stress.publish_run import run_publish
+    from serverless_testbed.stress.publish.run import run_publish
 
     return run_publish(args, control_secret=control_secret(args))
 
@@ -230,6 +230,6 @@ def _register_worker(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_worker(args: argparse.Namespace) -> int:
-    from serverless_testbed.stress.worker_run import run_worker
+    from serverless_testbed.stress.work.run import run_worker
 
     return run_worker(args, control_secret=control_secret(args))

@@ -10,9 +10,9 @@ from pathlib import Path
 import redis
 
 from serverless_testbed.embedded.redis_server import RedisServer
-from serverless_testbed.stress.backends.redis import RedisBackend
-from serverless_testbed.stress.expand import Expander
 from serverless_testbed.stress.protocol import sign_control
+from serverless_testbed.stress.work.backends.redis import RedisBackend
+from serverless_testbed.stress.work.expand import Expander
 from tests.integration.helpers import wait_until
 from tests.integration.stress.worker_helpers import (
     SECRET,

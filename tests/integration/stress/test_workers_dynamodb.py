@@ -11,8 +11,8 @@ import pytest
 import redis
 
 from serverless_testbed.embedded.redis_server import RedisServer
-from serverless_testbed.stress.backends.dynamodb import create_table
-from serverless_testbed.stress.expand import Expander
+from serverless_testbed.stress.work.backends.dynamodb import create_table
+from serverless_testbed.stress.work.expand import Expander
 from tests.integration.stress.worker_helpers import Workers, publish, specs, summed_totals
 
 DATA = {"col_": {"r": 3, "len": 16}, "blob": 40, "note": "text"}

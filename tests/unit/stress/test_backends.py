@@ -5,8 +5,8 @@ from __future__ import annotations
 import boto3
 from botocore.stub import Stubber
 
-from serverless_testbed.stress.backends.dynamodb import DynamoDBBackend
-from serverless_testbed.stress.expand import Operation
+from serverless_testbed.stress.work.backends.dynamodb import DynamoDBBackend
+from serverless_testbed.stress.work.expand import Operation
 
 
 def backend() -> tuple[DynamoDBBackend, Stubber]:

@@ -7,8 +7,8 @@ import random
 from collections import Counter
 from typing import Any
 
-from serverless_testbed.stress.expand import Expander, Operation, stream_digest
 from serverless_testbed.stress.traffic import TaskSpec
+from serverless_testbed.stress.work.expand import Expander, Operation, stream_digest
 
 
 def spec(**fields: Any) -> TaskSpec:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from serverless_testbed.cli import main
-from serverless_testbed.stress.plan import plan_rows, render_plan
-from serverless_testbed.stress.schedule import build_schedule
+from serverless_testbed.stress.publish.plan import plan_rows, render_plan
+from serverless_testbed.stress.publish.schedule import build_schedule
 from serverless_testbed.stress.traffic import load_files, load_traffic
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples" / "stress"

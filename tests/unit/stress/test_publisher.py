@@ -19,7 +19,8 @@ from serverless_testbed.stress.protocol import (
     verify_control,
     workers_key,
 )
-from serverless_testbed.stress.publish_report import (
+from serverless_testbed.stress.publish.publisher import SlotPublisher, sync_config
+from serverless_testbed.stress.publish.report import (
     Monitor,
     WorkerTotals,
     build_summary,
@@ -28,8 +29,7 @@ from serverless_testbed.stress.publish_report import (
     render_summary,
     stats_line,
 )
-from serverless_testbed.stress.publisher import SlotPublisher, sync_config
-from serverless_testbed.stress.schedule import build_schedule
+from serverless_testbed.stress.publish.schedule import build_schedule
 from serverless_testbed.stress.traffic import Config, Task, TaskEntry, TaskSpec, Traffic
 
 CONFIG = Config(table_name="stress-test", region="us-east-1", threads=3)

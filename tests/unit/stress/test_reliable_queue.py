@@ -8,7 +8,7 @@ import pytest
 import redis
 
 from serverless_testbed.embedded.redis_server import RedisServer
-from serverless_testbed.stress.reliable_queue import ReliableQueue, consumer_inflight_key
+from serverless_testbed.stress.work.reliable_queue import ReliableQueue, consumer_inflight_key
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from serverless_testbed.stress.schedule import (
+from serverless_testbed.stress.publish.schedule import (
     DAY_S,
     SLOT_S,
     TaskSchedule,

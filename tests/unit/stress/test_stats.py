@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serverless_testbed.stress.stats import (
+from serverless_testbed.stress.work.stats import (
     Counters,
     Outcome,
     TaskStats,

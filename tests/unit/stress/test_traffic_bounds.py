@@ -16,7 +16,7 @@ import pytest
 
 from serverless_testbed.errors import UsageError
 from serverless_testbed.stress import traffic
-from serverless_testbed.stress.schedule import build_schedule
+from serverless_testbed.stress.publish.schedule import build_schedule
 from serverless_testbed.stress.traffic import load_config, load_traffic
 
 GOOD_TASK: dict[str, Any] = {"action": "query", "qps": 100, "duration": 10}

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from types import SimpleNamespace
 from typing import Any
 
-from serverless_testbed.stress.expand import Expander, Operation
 from serverless_testbed.stress.protocol import Descriptor
-from serverless_testbed.stress.stats import Counters, Outcome
 from serverless_testbed.stress.traffic import TaskSpec
-from serverless_testbed.stress.worker import Consumer
+from serverless_testbed.stress.work.expand import Expander, Operation
+from serverless_testbed.stress.work.stats import Counters, Outcome
+from serverless_testbed.stress.work.worker import Consumer
 
 SPEC = TaskSpec(
     action="getItem",

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from serverless_testbed.errors import RunFailed, UsageError
 from serverless_testbed.stress.connection import target_from_args
-from serverless_testbed.stress.plan import plan_json, render_plan
-from serverless_testbed.stress.publish_report import (
+from serverless_testbed.stress.publish.plan import plan_json, render_plan
+from serverless_testbed.stress.publish.publisher import ConfigSync, SlotPublisher, sync_config
+from serverless_testbed.stress.publish.report import (
     Monitor,
     WorkerTotals,
     build_summary,
@@ -27,8 +28,7 @@ from serverless_testbed.stress.publish_report import (
     progress_bar,
     render_summary,
 )
-from serverless_testbed.stress.publisher import ConfigSync, SlotPublisher, sync_config
-from serverless_testbed.stress.schedule import HOUR_S, build_schedule, exact
+from serverless_testbed.stress.publish.schedule import HOUR_S, build_schedule, exact
 from serverless_testbed.stress.traffic import load_files
 
 

@@ -35,7 +35,7 @@ from serverless_testbed.stress.protocol import (
     sign_control,
     tasks_key,
 )
-from serverless_testbed.stress.schedule import Schedule, TaskSchedule
+from serverless_testbed.stress.publish.schedule import Schedule, TaskSchedule
 from serverless_testbed.stress.traffic import Config, TaskSpec
 
 CatchUp = Literal["capped", "skip"]

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from serverless_testbed.stress.schedule import (
+from serverless_testbed.stress.publish.schedule import (
     DAY_S,
     HOUR_S,
     SLOT_S,

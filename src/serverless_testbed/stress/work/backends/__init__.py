@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from serverless_testbed.stress.expand import Operation
-from serverless_testbed.stress.stats import Outcome
+from serverless_testbed.stress.work.expand import Operation
+from serverless_testbed.stress.work.stats import Outcome
 
 PARTITION_KEY = "pk"  # the item key attribute (DynamoDB) / hash field (Redis)
 

@@ -10,10 +10,15 @@ from collections.abc import Callable
 import redis
 
 from serverless_testbed.errors import RunFailed, UsageError
-from serverless_testbed.stress.backends import Backend
 from serverless_testbed.stress.connection import RedisTarget, target_from_args
 from serverless_testbed.stress.traffic import Config
-from serverless_testbed.stress.worker import Worker, WorkerOptions, new_worker_id, run_until_signal
+from serverless_testbed.stress.work.backends import Backend
+from serverless_testbed.stress.work.worker import (
+    Worker,
+    WorkerOptions,
+    new_worker_id,
+    run_until_signal,
+)
 
 
 def run_worker(args: argparse.Namespace, *, control_secret: str | None) -> int:
@@ -61,10 +66,10 @@ def run_worker(args: argparse.Namespace, *, control_secret: str | None) -> int:
 def _backend_factory(db: str, items: RedisTarget, create: bool) -> Callable[[Config], Backend]:
     """A backend per consumer thread; only the chosen backend's library is imported."""
     if db == "redis":
-        from serverless_testbed.stress.backends.redis import RedisBackend
+        from serverless_testbed.stress.work.backends.redis import RedisBackend
 
         return lambda config: RedisBackend(items.client(), config.table_name)
-    from serverless_testbed.stress.backends.dynamodb import (
+    from serverless_testbed.stress.work.backends.dynamodb import (
         DynamoDBBackend,
         create_table,
         dynamodb_client,

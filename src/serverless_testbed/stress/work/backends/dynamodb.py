@@ -14,9 +14,9 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from serverless_testbed.stress.backends import PARTITION_KEY
-from serverless_testbed.stress.expand import Operation, Value
-from serverless_testbed.stress.stats import Outcome
+from serverless_testbed.stress.work.backends import PARTITION_KEY
+from serverless_testbed.stress.work.expand import Operation, Value
+from serverless_testbed.stress.work.stats import Outcome
 
 THROTTLE_CODES = frozenset(
     {

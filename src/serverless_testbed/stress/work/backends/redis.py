@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from serverless_testbed.stress.backends import PARTITION_KEY
-from serverless_testbed.stress.expand import Operation
-from serverless_testbed.stress.stats import Outcome
+from serverless_testbed.stress.work.backends import PARTITION_KEY
+from serverless_testbed.stress.work.expand import Operation
+from serverless_testbed.stress.work.stats import Outcome
 
 
 class RedisBackend:

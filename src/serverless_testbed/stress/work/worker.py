@@ -24,9 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from serverless_testbed.stress.backends import Backend
 from serverless_testbed.stress.control import ControlHandler, ControlVerifier, RedisNonceLedger
-from serverless_testbed.stress.expand import Expander
 from serverless_testbed.stress.protocol import (
     Descriptor,
     canonical_json,
@@ -36,8 +34,11 @@ from serverless_testbed.stress.protocol import (
     stats_channel,
     tasks_key,
 )
-from serverless_testbed.stress.reliable_queue import ReliableQueue, consumer_inflight_key
-from serverless_testbed.stress.stats import (
+from serverless_testbed.stress.traffic import Config, TaskSpec
+from serverless_testbed.stress.work.backends import Backend
+from serverless_testbed.stress.work.expand import Expander
+from serverless_testbed.stress.work.reliable_queue import ReliableQueue, consumer_inflight_key
+from serverless_testbed.stress.work.stats import (
     Counters,
     Outcome,
     TaskStats,
@@ -45,7 +46,6 @@ from serverless_testbed.stress.stats import (
     merge,
     summary,
 )
-from serverless_testbed.stress.traffic import Config, TaskSpec
 
 log = logging.getLogger("testbed.worker")
 

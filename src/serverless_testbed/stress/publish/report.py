@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from serverless_testbed.stress.protocol import totals_key, workers_key
-from serverless_testbed.stress.publisher import SlotPublisher, TaskProgress
+from serverless_testbed.stress.publish.publisher import SlotPublisher, TaskProgress
 
 COUNTERS = ("executed", "failed", "skipped_late")
 _COUNT_IN_DESCRIPTOR = re.compile(rb'"n":(\d+)')

@@ -1,0 +1,1 @@
+"""The publisher: the slot schedule, the plan, the open-loop publishing run and its report."""

@@ -1,0 +1,1 @@
+"""A worker: reliable queue, deterministic expansion, backends, pacing, stats, its run."""
