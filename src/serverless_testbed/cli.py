@@ -15,7 +15,7 @@ from serverless_testbed.errors import RunFailed, UsageError
 
 # (module, what it adds) in the order `testbed --help` lists them.
 COMMAND_MODULES = (
-    "serverless_testbed.embedded.commands",  # up
+    "serverless_testbed.embedded.commands",  # up, health
     "serverless_testbed.containers.commands",  # serve
     "serverless_testbed.latency.commands",  # latency
     "serverless_testbed.stress.cli",  # publish, worker

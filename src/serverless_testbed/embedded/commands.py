@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import signal
 import sys
 import threading
 import time
+import urllib.parse
+from pathlib import Path
 from typing import Any
 
-from serverless_testbed.emulation.description import write_description
-from serverless_testbed.errors import UsageError
+from serverless_testbed.emulation.description import read_description, write_description
+from serverless_testbed.errors import RunFailed, UsageError
 
 # Beside, not on, what docker-compose.yml publishes (LocalStack 4566, the testbed service's
 # HTTP API 4567, Redis 6379, Step Functions Local 8083): both can run at once.
@@ -62,6 +65,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.set_defaults(func=run_up)
 
+    health = subparsers.add_parser(
+        "health",
+        help="check a running `testbed up`: its process and each of its endpoints",
+        description="Read the file `testbed up --json FILE` wrote and check the stack's process "
+        "and every endpoint it lists. Inside, the stack watches its own parts (moto's server, "
+        "the HTTP API, the SQS poller, Redis, the Lambda zygote): it restarts the zygote and "
+        "stops, naming the part, when another dies. Exit code 0: all running; 1: not.",
+    )
+    health.add_argument(
+        "--attach", type=Path, required=True, metavar="FILE", help="the `testbed up --json` file"
+    )
+    health.add_argument("--json", type=Path, dest="json_file", help="also write the result as JSON")
+    health.set_defaults(func=run_health)
+
 
 def _port(text: str) -> int:
     try:
@@ -89,6 +106,7 @@ def run_up(args: argparse.Namespace) -> int:
     from serverless_testbed.emulation.ports import PortInUse
 
     wait_scale = checked_wait_scale(args.wait_scale, "--wait-scale")
+    died: list[str] = []  # why the stack had to stop, if a part of it died
     started = time.perf_counter()
     stack = EmbeddedStack(
         stack_name=args.stack_name,
@@ -101,6 +119,7 @@ def run_up(args: argparse.Namespace) -> int:
         redis_port=args.redis_port,
         log_sink=_print_log_line if args.logs else None,
         wait_scale=wait_scale,
+        on_part_died=lambda part, reason: _stop_because(died, f"the {part} died ({reason})"),
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)
@@ -123,7 +142,50 @@ def run_up(args: argparse.Namespace) -> int:
         print("stopping...", file=sys.stderr, flush=True)
         stack.close()
     print("stopped", file=sys.stderr)
+    if died:
+        raise RunFailed(f"{died[0]}: the stack stopped")
     return 0
+
+
+def run_health(args: argparse.Namespace) -> int:
+    from serverless_testbed.embedded.health import PartHealth, PartState, port_answers
+
+    described = read_description(args.attach)
+    checks: dict[str, str | None] = {"process": _process_gone(described.get("pid"))}
+    for name, url in dict(described.get("endpoints") or {}).items():
+        where = urllib.parse.urlsplit(str(url))  # printed by name only: a URL may hold a secret
+        checks[f"{name} endpoint"] = port_answers(where.hostname or "127.0.0.1", where.port or 0)
+    parts = [
+        PartHealth(name, PartState.RUNNING if reason is None else PartState.DEAD, reason or "")
+        for name, reason in checks.items()
+    ]
+    print("| part | state | detail |\n|---|---|---|")
+    for part in parts:
+        print(f"| {part.name} | {part.state} | {part.detail} |")
+    if args.json_file:
+        args.json_file.write_text(
+            json.dumps([{"part": p.name, "state": p.state, "detail": p.detail} for p in parts])
+            + "\n"
+        )
+    return 0 if all(part.state is PartState.RUNNING for part in parts) else 1
+
+
+def _process_gone(pid: object) -> str | None:
+    if not isinstance(pid, int):
+        return "the file names no process (written by an older testbed?)"
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return f"process {pid} is gone"
+    except PermissionError:
+        return None  # it exists, under another user
+    return None
+
+
+def _stop_because(reasons: list[str], reason: str) -> None:
+    """From the health watch's thread: stop the way Ctrl-C does, remembering why."""
+    reasons.append(reason)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 class _StopRequested(Exception):

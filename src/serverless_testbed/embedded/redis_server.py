@@ -110,6 +110,16 @@ class RedisServer:
             raise RedisServerError("the server was not started with tls=True")
         return self._front.cert_file
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def exit_status(self) -> int | None:
+        """None while the server runs, else its exit status (negative: the signal)."""
+        if self._process is None:
+            raise RedisServerError("the server is not running")
+        return self._process.poll()
+
     def start(self) -> RedisServer:
         binary = server_binary()
         attempts = 1 if self._requested_port else _STARTUP_ATTEMPTS

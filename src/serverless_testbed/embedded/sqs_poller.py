@@ -132,6 +132,11 @@ class EventSourcePoller:
         )
         self._refresher.start()
 
+    @property
+    def alive(self) -> bool:
+        """The thread that follows the mappings runs (and so do the pollers it starts)."""
+        return self._refresher is not None and self._refresher.is_alive()
+
     def stop(self) -> None:
         """Stop polling; returns within STOP_TIMEOUT_S (in-flight invokes finish on their own)."""
         self._stopping.set()

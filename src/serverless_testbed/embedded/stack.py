@@ -14,20 +14,30 @@ from __future__ import annotations
 
 import gc
 import json
+import logging
 import os
 import secrets
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
 from serverless_testbed.embedded import direct_deploy
+from serverless_testbed.embedded.health import (
+    Check,
+    HealthWatch,
+    PartHealth,
+    exited,
+    port_answers,
+)
 from serverless_testbed.embedded.moto import patches as moto_patches
 from serverless_testbed.embedded.moto import wait_scale as moto_wait_scale
 from serverless_testbed.emulation import provision
@@ -41,6 +51,8 @@ from serverless_testbed.emulation.ports import naming_the_port
 from serverless_testbed.emulation.stack import EmulatedStack
 
 LOG_LINES_KEPT = 2000  # per function
+
+log = logging.getLogger(__name__)
 
 
 class EmbeddedStack(EmulatedStack):
@@ -61,12 +73,17 @@ class EmbeddedStack(EmulatedStack):
         log_sink: Any = None,
         scale_lambda_cpu: bool = False,
         wait_scale: float = 1.0,
+        on_part_died: Callable[[str, str], None] | None = None,
     ) -> None:
+        """``on_part_died(part, reason)`` hears of a part that died and could not be
+        restarted (the stack is then unusable); by default it is logged as an error."""
         self._wait_scale = moto_wait_scale.checked_wait_scale(wait_scale)
         super().__init__(
             stack_name=stack_name, region=region, template=template, parameters=parameters
         )
         self._with_redis = with_redis
+        self._on_part_died = on_part_died
+        self._health: HealthWatch | None = None
         self._aws_port = aws_port
         self._api_port = api_port
         self._redis_port = redis_port
@@ -157,6 +174,37 @@ class EmbeddedStack(EmulatedStack):
                 self._redis = redis_started.result()
                 # The password is a per-stack secret: whoever holds this URL holds Redis.
                 self.urls["redis"] = self._redis.authenticated_url
+            self._health = HealthWatch(self._health_checks(), self._part_died).start()
+            parts.callback(self._health.stop)
+
+    def _health_checks(self) -> dict[str, Check]:
+        assert self._runtime is not None and self._poller is not None
+        runtime, poller, redis = self._runtime, self._poller, self._redis
+        checks: dict[str, Check] = {
+            "aws endpoint": partial(port_answers, "127.0.0.1", _port_of(self.urls["aws"])),
+            "http api": partial(port_answers, "127.0.0.1", _port_of(self.urls["api"])),
+            "sqs poller": lambda: None if poller.alive else "its mapping thread stopped",
+            "lambda zygote": runtime.zygote_died,
+        }
+        if redis is not None:
+            checks["redis"] = lambda: exited(redis.exit_status())
+        return checks
+
+    def _part_died(self, part: str, reason: str) -> None:
+        if part == "lambda zygote" and self._runtime is not None and self._health is not None:
+            pid = self._runtime.restart_zygote()
+            log.error(
+                "embedded stack: the %s died (%s); started another (pid %d)", part, reason, pid
+            )
+            self._health.revive(part)
+            return
+        log.error("embedded stack: the %s died (%s); the stack cannot go on", part, reason)
+        if self._on_part_died is not None:
+            self._on_part_died(part, reason)
+
+    def health(self) -> list[PartHealth]:
+        """Each part as checked now (empty before start)."""
+        return self._health.report() if self._health is not None else []
 
     def close(self) -> None:
         try:
@@ -319,6 +367,12 @@ def _post_json(url: str, body: dict[str, Any]) -> None:
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         response.read()
+
+
+def _port_of(url: str) -> int:
+    port = urllib.parse.urlsplit(url).port
+    assert port is not None, url
+    return port
 
 
 def _stop_started(started: Future[Any]) -> None:

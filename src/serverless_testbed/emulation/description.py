@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from serverless_testbed.errors import UsageError
+
 
 def description(stack: Any) -> dict[str, Any]:
     deployment = stack.deployment
@@ -27,6 +29,7 @@ def description(stack: Any) -> dict[str, Any]:
         "wait_scale": stack.wait_scale,
         "outputs": deployment.outputs(),
         "resources": stack.resource_ids(),  # logical id -> physical id
+        "pid": os.getpid(),  # the process that runs the stack
     }
 
 
@@ -35,3 +38,18 @@ def write_description(stack: Any, path: str | Path) -> None:
     os.fchmod(descriptor, 0o600)  # an existing file keeps its mode through O_CREAT
     with os.fdopen(descriptor, "w") as file:
         json.dump(description(stack), file, indent=2)
+
+
+def read_description(path: Path) -> dict[str, Any]:
+    """A description file's content, or a one-line UsageError naming the file."""
+    try:
+        described = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(
+            f"attach file {path} not found: write it with `testbed up --json FILE`"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise UsageError(f"attach file {path} is not readable JSON: {error}") from None
+    if not isinstance(described, dict):
+        raise UsageError(f"attach file {path}: expected a JSON object")
+    return described

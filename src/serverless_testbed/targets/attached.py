@@ -9,7 +9,6 @@ CloudFormation stack to describe, which is why its outputs come from the file.
 
 from __future__ import annotations
 
-import json
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ import boto3
 from serverless_testbed import lambda_api
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
 from serverless_testbed.emulation.defaults import DUMMY_CREDENTIALS
+from serverless_testbed.emulation.description import read_description
 from serverless_testbed.errors import UsageError
 from serverless_testbed.targets.stack import Target
 
@@ -47,7 +47,7 @@ class AttachedStack:
 
     @classmethod
     def read(cls, target: Target, path: Path) -> AttachedStack:
-        described = _read_description(path)
+        described = read_description(path)
         written_for = described.get("target", "embedded")
         if written_for != target:
             raise UsageError(f"{path} describes a {written_for} stack, not --target {target}")
@@ -131,20 +131,6 @@ class AttachedStack:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _read_description(path: Path) -> dict[str, Any]:
-    try:
-        described = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UsageError(
-            f"attach file {path} not found: write it with `testbed up --json FILE`"
-        ) from None
-    except (OSError, ValueError) as error:
-        raise UsageError(f"attach file {path} is not readable JSON: {error}") from None
-    if not isinstance(described, dict):
-        raise UsageError(f"attach file {path}: expected a JSON object")
-    return described
 
 
 def _check_reachable(url: str, path: Path) -> None:

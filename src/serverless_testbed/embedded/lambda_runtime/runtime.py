@@ -313,6 +313,20 @@ class LambdaRuntime:
                 for name, f in self._functions.items()
             }
 
+    def zygote_died(self) -> str | None:
+        """Why the zygote is gone (None while it runs); the next cold start, or
+        :meth:`restart_zygote`, starts another."""
+        with self._lock:
+            zygote = self._zygote
+        status = zygote.exit_status()
+        if self._closed or (zygote.alive and status is None):
+            return None
+        return f"exit status {status}"
+
+    def restart_zygote(self) -> int:
+        """Start another zygote if the current one died; its process id."""
+        return self._live_zygote().pid
+
     def close(self) -> None:
         """Stop every container process and the zygote (idempotent)."""
         with self._lock:
@@ -407,7 +421,8 @@ class LambdaRuntime:
 
     def _live_zygote(self) -> Zygote:
         with self._lock:
-            if not self._zygote.alive and not self._closed:  # it crashed: start another
+            crashed = not self._zygote.alive or self._zygote.exit_status() is not None
+            if crashed and not self._closed:  # start another
                 self._zygote = Zygote(self._preload, self._boto3_services)
             return self._zygote
 

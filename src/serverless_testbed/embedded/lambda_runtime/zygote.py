@@ -102,6 +102,14 @@ class Zygote:
             future.cancel()  # if it is spawned after all, _spawned kills it
             raise
 
+    @property
+    def pid(self) -> int:
+        return self._process.pid
+
+    def exit_status(self) -> int | None:
+        """None while the zygote runs, else its exit status (negative: the signal)."""
+        return self._process.poll()
+
     def kill(self, pid: int) -> None:
         """SIGKILL a container and its process group (no-op if it has already exited)."""
         if self._stopping:
