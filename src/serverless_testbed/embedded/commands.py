@@ -11,6 +11,7 @@ import threading
 import time
 from typing import Any
 
+from serverless_testbed.emulation.http_api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT_PER_S
 from serverless_testbed.errors import UsageError
 
 
@@ -36,6 +37,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--aws-port", type=_port, default=4566, help="AWS endpoint port (4566)")
     parser.add_argument("--api-port", type=_port, default=4567, help="HTTP API port (4567)")
     parser.add_argument("--redis-port", type=_port, default=6399, help="Redis port (6399)")
+    parser.add_argument(
+        "--api-rate-limit",
+        type=_non_negative(float),
+        default=DEFAULT_RATE_LIMIT_PER_S,
+        metavar="PER_S",
+        help="HTTP API throttle: steady requests per second, as API Gateway's route throttling "
+        "(default: API Gateway's account default, %(default)g); over it: 429",
+    )
+    parser.add_argument(
+        "--api-burst-limit",
+        type=_non_negative(int),
+        default=DEFAULT_BURST_LIMIT,
+        metavar="N",
+        help="HTTP API throttle: burst size (default: %(default)d)",
+    )
     parser.add_argument("--no-redis", action="store_true", help="do not start a Redis server")
     parser.add_argument(
         "--logs", action="store_true", help="print every Lambda function's log lines on stderr"
@@ -56,6 +72,19 @@ def _port(text: str) -> int:
     return port
 
 
+def _non_negative(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
+        return value
+
+    return parse
+
+
 def _parameters(pairs: list[str]) -> dict[str, str]:
     parameters = {}
     for pair in pairs:
@@ -68,6 +97,7 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 def run_up(args: argparse.Namespace) -> int:
     from serverless_testbed.embedded.stack import EmbeddedStack
+    from serverless_testbed.emulation.http_api import Throttle
 
     started = time.perf_counter()
     stack = EmbeddedStack(
@@ -80,6 +110,7 @@ def run_up(args: argparse.Namespace) -> int:
         api_port=args.api_port,
         redis_port=args.redis_port,
         log_sink=_print_log_line if args.logs else None,
+        api_throttle=Throttle(args.api_rate_limit, args.api_burst_limit),
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)

@@ -33,7 +33,7 @@ from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
 )
-from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi
+from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi, Throttle
 from serverless_testbed.emulation.invoke import InvokeOutcome
 from serverless_testbed.emulation.stack import EmulatedStack
 
@@ -56,6 +56,7 @@ class EmbeddedStack(EmulatedStack):
         redis_port: int = 0,
         idle_timeout_s: float = 300.0,
         log_sink: Any = None,
+        api_throttle: Throttle | None = None,
     ) -> None:
         super().__init__(
             stack_name=stack_name, region=region, template=template, parameters=parameters
@@ -67,6 +68,7 @@ class EmbeddedStack(EmulatedStack):
         self._logs: dict[str, deque[str]] = defaultdict(lambda: deque(maxlen=LOG_LINES_KEPT))
         self._idle_timeout_s = idle_timeout_s
         self._log_sink = log_sink
+        self._api_throttle = api_throttle
         self._functions_registered: dict[str, Any] = {}
         self._register_lock = threading.Lock()
         self._moto: Any = None
@@ -121,7 +123,9 @@ class EmbeddedStack(EmulatedStack):
                     log_sink=self._keep_log_line,
                 )
                 parts.callback(self._runtime.close)
-                self._gateway = LocalApiGateway(self.invoke, port=self._api_port)
+                self._gateway = LocalApiGateway(
+                    self.invoke, port=self._api_port, throttle=self._api_throttle
+                )
                 self._gateway.start()
                 parts.callback(self._gateway.stop)
                 self.deploy(self.stack_name, self.parameters, direct=True)

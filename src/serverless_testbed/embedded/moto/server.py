@@ -18,6 +18,8 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import BaseWSGIServer, make_server
 
+LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
+
 
 class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
@@ -31,7 +33,7 @@ class MotoServer:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             listener.bind((self._host, self._port))
-            listener.listen(128)
+            listener.listen(LISTEN_BACKLOG)
             # werkzeug duplicates the descriptor; ours closes when the block ends.
             self._server = make_server(
                 self._host,
