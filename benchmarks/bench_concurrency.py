@@ -123,8 +123,16 @@ def start_testbed() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     assert process.stdout is not None
     for line in process.stdout:
         if line.startswith("ready"):
+            break
+    else:
+        raise RuntimeError(f"testbed up exited ({process.wait()}) before it was ready")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # --json is written just after the "ready" line
+        try:
             return process, json.loads(outputs.read_text())
-    raise RuntimeError(f"testbed up exited ({process.wait()}) before it was ready")
+        except (OSError, ValueError):
+            time.sleep(0.05)
+    raise RuntimeError(f"testbed up did not write {outputs}")
 
 
 def warm_up(url: str) -> None:
@@ -166,7 +174,6 @@ def main() -> int:
     else:
         process, outputs = start_testbed()
         api_url, pids = outputs["endpoints"]["api"], [process.pid]
-        api_url = f"{api_url}/{outputs['stack']}/HttpApi" if "/" not in api_url[8:] else api_url
     try:
         url = api_url.rstrip("/") + "/run"
         warm_up(url)

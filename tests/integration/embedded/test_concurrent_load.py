@@ -49,7 +49,8 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                 break
         else:
             raise AssertionError(f"testbed up exited ({process.wait()}) before ready")
-        yield json.loads(outputs.read_text())
+        # --json is written just after the "ready" line
+        yield wait_until(lambda: _parsed(outputs), timeout_s=10, what=f"{outputs} written")
     finally:
         process.terminate()
         try:
@@ -57,6 +58,13 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _parsed(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _client(service: str, endpoint: str) -> Any:
