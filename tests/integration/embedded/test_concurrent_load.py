@@ -60,11 +60,13 @@ def up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             process.wait()
 
 
-def _parsed(path: Path) -> dict[str, Any] | None:
+def _parsed(path: Path) -> dict[str, Any]:
+    """The file's JSON, or {} while it is not written yet."""
     try:
-        return json.loads(path.read_text())
+        parsed: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError):
-        return None
+        return {}
+    return parsed
 
 
 def _client(service: str, endpoint: str) -> Any:
