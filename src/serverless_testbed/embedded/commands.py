@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from serverless_testbed.emulation.description import read_description, write_description
+from serverless_testbed.emulation.http_api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT_PER_S
 from serverless_testbed.errors import RunFailed, UsageError
 
 # Beside, not on, what docker-compose.yml publishes (LocalStack 4566, the testbed service's
@@ -49,6 +50,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("--redis-port", DEFAULT_REDIS_PORT, "Redis port"),
     ):
         parser.add_argument(option, type=_port, default=default, help=f"{what} ({default})")
+    parser.add_argument(
+        "--api-rate-limit",
+        type=_non_negative(float),
+        default=DEFAULT_RATE_LIMIT_PER_S,
+        metavar="PER_S",
+        help="HTTP API throttle: steady requests per second, as API Gateway's route throttling "
+        "(default: API Gateway's account default, %(default)g); over it: 429",
+    )
+    parser.add_argument(
+        "--api-burst-limit",
+        type=_non_negative(int),
+        default=DEFAULT_BURST_LIMIT,
+        metavar="N",
+        help="HTTP API throttle: burst size (default: %(default)d)",
+    )
     parser.add_argument("--no-redis", action="store_true", help="do not start a Redis server")
     parser.add_argument(
         "--logs", action="store_true", help="print every Lambda function's log lines on stderr"
@@ -90,6 +106,19 @@ def _port(text: str) -> int:
     return port
 
 
+def _non_negative(kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
+        return value
+
+    return parse
+
+
 def _parameters(pairs: list[str]) -> dict[str, str]:
     parameters = {}
     for pair in pairs:
@@ -103,6 +132,7 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 def run_up(args: argparse.Namespace) -> int:
     from serverless_testbed.embedded.moto.wait_scale import checked_wait_scale
     from serverless_testbed.embedded.stack import EmbeddedStack
+    from serverless_testbed.emulation.http_api import Throttle
     from serverless_testbed.emulation.ports import PortInUse
 
     wait_scale = checked_wait_scale(args.wait_scale, "--wait-scale")
@@ -120,6 +150,7 @@ def run_up(args: argparse.Namespace) -> int:
         log_sink=_print_log_line if args.logs else None,
         wait_scale=wait_scale,
         on_part_died=lambda part, reason: _stop_because(died, f"the {part} died ({reason})"),
+        api_throttle=Throttle(args.api_rate_limit, args.api_burst_limit),
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)

@@ -45,7 +45,7 @@ from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
 )
-from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi
+from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi, Throttle
 from serverless_testbed.emulation.invoke import InvokeOutcome
 from serverless_testbed.emulation.ports import naming_the_port
 from serverless_testbed.emulation.stack import EmulatedStack
@@ -74,6 +74,7 @@ class EmbeddedStack(EmulatedStack):
         scale_lambda_cpu: bool = False,
         wait_scale: float = 1.0,
         on_part_died: Callable[[str, str], None] | None = None,
+        api_throttle: Throttle | None = None,
     ) -> None:
         """``on_part_died(part, reason)`` hears of a part that died and could not be
         restarted (the stack is then unusable); by default it is logged as an error."""
@@ -93,6 +94,7 @@ class EmbeddedStack(EmulatedStack):
         # run of the pipeline would be that much slower. Memory is always limited.
         self._scale_lambda_cpu = scale_lambda_cpu
         self._log_sink = log_sink
+        self._api_throttle = api_throttle
         self._functions_registered: dict[str, Any] = {}
         self._resource_ids: dict[str, dict[str, str]] = {}
         self._register_lock = threading.Lock()
@@ -153,7 +155,9 @@ class EmbeddedStack(EmulatedStack):
                 )
                 parts.callback(self._runtime.close)
                 with naming_the_port("api", self._api_port):
-                    self._gateway = LocalApiGateway(self.invoke, port=self._api_port)
+                    self._gateway = LocalApiGateway(
+                        self.invoke, port=self._api_port, throttle=self._api_throttle
+                    )
                 self._gateway.start()
                 parts.callback(self._gateway.stop)
                 self.deploy(self.stack_name, self.parameters, direct=True)

@@ -7,6 +7,13 @@ they find a real API: from the stack outputs.
 Routes with IAM authorization (``AWS_IAM``) answer an unsigned request 403, as API Gateway
 does. The SigV4 signature itself is not verified (moto verifies no signature either): the
 point is that a client which forgets to sign fails here, not first on AWS.
+
+Under load it answers the way API Gateway does, never with a reset: the listen backlog holds
+a burst of connections (socketserver's default of 5 reset connections from 32 in flight), and
+requests over the stage's throttle (a token bucket: steady rate and burst, as API Gateway's
+route throttling) get 429 ``{"message":"Too Many Requests"}`` without running anything. A
+request API Gateway would refuse as malformed (a Content-Length that is not a non-negative
+integer, or two different ones; a line ended by a bare LF) gets 400 and the connection closes.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -26,6 +34,48 @@ from serverless_testbed.emulation.invoke import Invoke
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
 ACCOUNT_ID = "123456789012"
+LISTEN_BACKLOG = 1024  # connections the kernel queues before accept (capped by somaxconn)
+# API Gateway's default account-level throttle per region: 10,000 requests/s, burst 5,000.
+DEFAULT_RATE_LIMIT_PER_S = 10_000.0
+DEFAULT_BURST_LIMIT = 5_000
+TOO_MANY_REQUESTS = {"message": "Too Many Requests"}
+BAD_REQUEST = {"message": "Bad Request"}
+
+
+class Throttle:
+    """A token bucket, as API Gateway's throttling: ``burst`` requests at once, refilled at
+    ``rate_per_s``; a request that finds the bucket empty is refused (429), not queued."""
+
+    def __init__(
+        self,
+        rate_per_s: float = DEFAULT_RATE_LIMIT_PER_S,
+        burst: int = DEFAULT_BURST_LIMIT,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if rate_per_s < 0 or burst < 0:
+            raise ValueError(f"throttle limits must be >= 0 (rate {rate_per_s}, burst {burst})")
+        self.rate_per_s = rate_per_s
+        self.burst = burst
+        self._monotonic = monotonic
+        self._tokens = float(burst)
+        self._refilled_at = monotonic()
+        self._lock = threading.Lock()
+
+    def admit(self) -> bool:
+        with self._lock:
+            now = self._monotonic()
+            elapsed = now - self._refilled_at
+            self._tokens = min(float(self.burst), self._tokens + elapsed * self.rate_per_s)
+            self._refilled_at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False
+
+
+class _Server(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
 @dataclass(frozen=True)
@@ -53,18 +103,24 @@ class MountedApi:
 
 
 class LocalApiGateway:
-    def __init__(self, invoke: Invoke, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        invoke: Invoke,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        throttle: Throttle | None = None,
+    ) -> None:
         self._invoke = invoke
         self._apis: list[MountedApi] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer((host, port), self._handler_class())
-        self._server.daemon_threads = True
+        self.throttle = throttle or Throttle()
+        self._server = _Server((host, port), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
+        host, port = self._server.socket.getsockname()[:2]
+        return f"http://{host}:{port}"
 
     def start(self) -> None:
         self._thread.start()
@@ -100,6 +156,21 @@ class LocalApiGateway:
             def log_message(self, format: str, *args: Any) -> None:  # quiet, like AWS
                 return
 
+            def parse_request(self) -> bool:
+                lines = _LineEndings(self.rfile)
+                self.rfile = lines  # type: ignore[assignment]  # headers are read through it
+                try:
+                    parsed = super().parse_request()
+                finally:
+                    self.rfile = lines.raw
+                if not parsed:
+                    return False
+                request_line: bytes = getattr(self, "raw_requestline", b"")  # untyped in stubs
+                if not request_line.endswith(b"\r\n") or lines.bare_lf:
+                    _refuse_malformed(self)
+                    return False
+                return True
+
             def do_GET(self) -> None:
                 gateway._serve(self)
 
@@ -109,7 +180,10 @@ class LocalApiGateway:
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         path, _, query = request.path.partition("?")
-        length = int(request.headers.get("Content-Length") or 0)
+        length = _content_length(request)
+        if length is None:
+            _refuse_malformed(request)
+            return
         if length > MAX_PAYLOAD_BYTES:
             _reply(request, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Too Long"})
             return
@@ -124,6 +198,9 @@ class LocalApiGateway:
         if signed and access_key is None:
             _reply(request, HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
             return
+        if not self.throttle.admit():
+            _reply(request, HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY_REQUESTS)
+            return
         event = _proxy_event(request, api, route[1], path, query, body)
         if signed:
             event["requestContext"]["authorizer"] = {
@@ -136,6 +213,45 @@ class LocalApiGateway:
             return
         status, headers, response_body = _proxy_response(payload)
         _send(request, status, headers, response_body)
+
+
+class _LineEndings:
+    """Reads lines from a request's stream and notes a line ended by a bare LF."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.bare_lf = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line: bytes = self.raw.readline(limit)
+        if line.endswith(b"\n") and not line.endswith(b"\r\n"):
+            self.bare_lf = True
+        return line
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
+def _content_length(request: BaseHTTPRequestHandler) -> int | None:
+    """The body's length: 0 when absent, None when the header is not one non-negative integer
+    (http.server would answer "abc" with a dropped connection and read "-1" until EOF)."""
+    values = request.headers.get_all("Content-Length") or []
+    if not values:
+        return 0
+    if len(set(values)) != 1 or not values[0].strip().isdigit() or not values[0].isascii():
+        return None
+    return int(values[0])
+
+
+def _refuse_malformed(request: BaseHTTPRequestHandler) -> None:
+    request.close_connection = True
+    body = json.dumps(BAD_REQUEST).encode()
+    request.send_response(HTTPStatus.BAD_REQUEST)
+    request.send_header("content-type", "application/json")
+    request.send_header("Content-Length", str(len(body)))
+    request.send_header("Connection", "close")
+    request.end_headers()
+    request.wfile.write(body)
 
 
 def _sigv4_access_key(authorization: str) -> str | None:

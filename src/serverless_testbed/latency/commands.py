@@ -56,7 +56,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --aws-url: where its HTTP API is reached from here (default: the stack's "
         "ApiUrl output, e.g. http://127.0.0.1:4567)",
     )
-    parser.add_argument("--concurrency", type=int, default=1, help="executions in flight (1)")
+    parser.add_argument(
+        "--concurrency",
+        type=_levels,
+        default=[1],
+        metavar="N[,N...]",
+        help="executions in flight (1); several levels, e.g. 1,4,16,64, run a sweep: --repeat "
+        "executions per level (at least the level), one row per level with throughput, "
+        "p50/p90/p99, failures by kind and per-stage p50",
+    )
     parser.add_argument("--payload", help='JSON sent as the request\'s "payload"')
     parser.add_argument(
         "--fail-at",
@@ -70,37 +78,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_command)
 
 
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected N or N,N,... (e.g. 1,4,16,64), got {text!r}"
+        ) from None
+    return levels
+
+
 def run_command(args: argparse.Namespace) -> int:
-    from serverless_testbed.latency import report, runner
+    from serverless_testbed.latency import report, runner, sweep
     from serverless_testbed.latency.stages import breakdown
 
     payload = validate(args)
+    per_level = [
+        (level, max(args.repeat, level) if len(args.concurrency) > 1 else args.repeat)
+        for level in args.concurrency
+    ]
+    levels: list[sweep.Level] = []
     with (
         open_deployment(args.target, target_options(args)) as deployment,
-        progress_bar(args.repeat) as advance,
+        progress_bar(sum(repeat for _, repeat in per_level)) as advance,
     ):
-        try:
-            observations = runner.run(
-                deployment,
-                repeat=args.repeat,
-                concurrency=args.concurrency,
-                payload=payload,
-                fail_at=args.fail_at,
-                timeout_s=args.timeout,
-                on_done=lambda _: advance(),
+        for concurrency, repeat in per_level:
+            try:
+                observations = runner.run(
+                    deployment,
+                    repeat=repeat,
+                    concurrency=concurrency,
+                    payload=payload,
+                    fail_at=args.fail_at,
+                    timeout_s=args.timeout,
+                    on_done=lambda _: advance(),
+                )
+            except Exception as error:  # a boto3/HTTP failure outside one request: one line
+                raise RunFailed(f"{type(error).__name__}: {error}") from None
+            items = [breakdown(o) for o in observations]
+            levels.append(
+                sweep.Level(concurrency, items, sweep.throughput_per_s(observations, items))
             )
-        except Exception as error:  # a boto3/HTTP failure outside one request: one line
-            raise RunFailed(f"{type(error).__name__}: {error}") from None
-    items = [breakdown(o) for o in observations]
     info = report.RunInfo(
         target=deployment.target,
         stack=deployment.stack_name,
         region=deployment.region,
         repeat=args.repeat,
-        concurrency=args.concurrency,
+        concurrency=args.concurrency[0],
         date=datetime.now(UTC).isoformat(timespec="seconds"),
         git_revision=git_revision(),
+        throughput_per_s=levels[0].throughput_per_s if len(levels) == 1 else None,
     )
+    if len(levels) > 1:
+        return _sweep_output(args, info, levels)
+    items = levels[0].items
     block = report.render(info, items)
     sys.stdout.write(block)
     if args.result_file:
@@ -124,12 +155,47 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_output(args: argparse.Namespace, info: Any, levels: list[Any]) -> int:
+    from serverless_testbed.latency import sweep
+    from serverless_testbed.latency.summary import TOTAL
+
+    block = sweep.render(info, levels)
+    sys.stdout.write(block)
+    if args.result_file:
+        with args.result_file.open("a") as result_file:
+            if result_file.tell():
+                result_file.write("\n")
+            result_file.write(block)
+    if args.json_file:
+        args.json_file.write_text(json.dumps(sweep.to_json(info, levels), indent=2) + "\n")
+    if args.plot:
+        from serverless_testbed.latency.plot import write_sweep_plot
+
+        points = []
+        for level in levels:
+            total = level.stats()[TOTAL]
+            p50 = total.percentiles[50] if total else None
+            p99 = total.percentiles[99] if total else None
+            points.append((level.concurrency, level.throughput_per_s, p50, p99))
+        write_sweep_plot(points, args.plot, f"{info.target} / {info.stack}: concurrency sweep")
+    failed = {level.concurrency: level.failures for level in levels if level.failures}
+    if failed:
+        described = "; ".join(
+            f"{concurrency} in flight: " + ", ".join(f"{kind} {n}" for kind, n in kinds.items())
+            for concurrency, kinds in failed.items()
+        )
+        raise RunFailed(f"executions failed ({described})")
+    return 0
+
+
 def validate(args: argparse.Namespace) -> Any:
     """Check every input before anything starts; return the parsed payload."""
     if args.repeat < 1:
         raise UsageError(f"--repeat must be at least 1 (got {args.repeat})")
-    if args.concurrency < 1:
-        raise UsageError(f"--concurrency must be at least 1 (got {args.concurrency})")
+    if any(level < 1 for level in args.concurrency):
+        raise UsageError(f"--concurrency: every level must be at least 1 (got {args.concurrency})")
+    if len(set(args.concurrency)) != len(args.concurrency):
+        raise UsageError(f"--concurrency: a level is repeated (got {args.concurrency})")
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be positive (got {args.timeout})")
     for option, path in (("--result-file", args.result_file), ("--json", args.json_file)):

@@ -37,3 +37,32 @@ def write_plot(items: Sequence[Breakdown], path: Path, title: str) -> None:
     histogram.set_xlabel("end-to-end latency (ms)")
     histogram.set_ylabel("executions")
     figure.savefig(path, dpi=100)
+
+
+def write_sweep_plot(
+    levels: Sequence[tuple[int, float, float | None, float | None]], path: Path, title: str
+) -> None:
+    """(concurrency, executions/s, p50 ms, p99 ms) per level: throughput and latency curves."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(10, 6), layout="constrained")
+    FigureCanvasAgg(figure)
+    throughput = figure.subplots()
+    concurrency = [level[0] for level in levels]
+    throughput.plot(concurrency, [level[1] for level in levels], "o-", color="tab:blue")
+    throughput.set_xscale("log", base=2)
+    throughput.set_xticks(concurrency, [str(c) for c in concurrency])
+    throughput.set_xlabel("executions in flight")
+    throughput.set_ylabel("throughput (executions/s)", color="tab:blue")
+    latency = throughput.twinx()
+    for label, style, values in (
+        ("p50", "s--", [(level[0], level[2]) for level in levels]),
+        ("p99", "^:", [(level[0], level[3]) for level in levels]),
+    ):
+        points = [(x, y) for x, y in values if y is not None]
+        latency.plot([x for x, _ in points], [y for _, y in points], style, label=label)
+    latency.set_ylabel("end-to-end latency (ms)")
+    latency.legend(loc="upper left")
+    throughput.set_title(title)
+    figure.savefig(path, dpi=100)

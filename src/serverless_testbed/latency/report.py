@@ -21,6 +21,7 @@ class RunInfo:
     concurrency: int
     date: str  # ISO 8601, UTC
     git_revision: str
+    throughput_per_s: float | None = None  # succeeded per second, first send to last answer
 
 
 def ms(value: float | None) -> str:
@@ -114,6 +115,11 @@ def header_lines(info: RunInfo) -> list[str]:
         f"- date: {info.date}",
         f"- N: {info.repeat} ({label})",
         f"- git revision: {info.git_revision}",
+        *(
+            [f"- throughput: {info.throughput_per_s:.1f} executions/s (first send to last answer)"]
+            if info.throughput_per_s is not None
+            else []
+        ),
     ]
 
 
@@ -151,6 +157,7 @@ def to_json(info: RunInfo, items: Sequence[Breakdown]) -> dict[str, Any]:
         "date": info.date,
         "concurrency": info.concurrency,
         "git_revision": info.git_revision,
+        "throughput_per_s": info.throughput_per_s,
         "iterations": [
             {
                 "iteration": item.iteration,

@@ -21,6 +21,7 @@ RUN_INFO = report.RunInfo(
     concurrency=1,
     date="2026-11-23T00:00:00+00:00",
     git_revision="abc1234",
+    throughput_per_s=9.5,
 )
 
 
