@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from serverless_testbed.errors import RunFailed, UsageError
-from serverless_testbed.targets import TARGETS, TargetOptions, named_deployment, open_stack
+from serverless_testbed.targets import TargetOptions, named_deployment, open_stack
+from serverless_testbed.targets.arguments import add_target_arguments, target_options
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -43,29 +43,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_TIMEOUT_S,
         help=f"with --wait: seconds past the (scaled) fire time to give up ({DEFAULT_TIMEOUT_S:g})",
     )
-    parser.add_argument("--target", choices=TARGETS, default="embedded", help="default: embedded")
-    parser.add_argument(
-        "--attach",
-        type=Path,
-        metavar="FILE",
-        help="use the running stack `testbed up --json FILE` described (embedded)",
-    )
+    add_target_arguments(parser)
     parser.add_argument(
         "--wait-scale",
         default="1",
         metavar="FACTOR",
         help="embedded stack started by this command: scale Wait states by FACTOR (> 0)",
     )
-    parser.add_argument(
-        "--stack-name",
-        help="the stack's name (aws: else STACK_NAME, else stack_name in samconfig.toml)",
-    )
-    parser.add_argument(
-        "--stage", default=os.environ.get("STAGE"), help="samconfig.toml section (default: STAGE)"
-    )
-    parser.add_argument("--region", help="AWS region (aws: else AWS_REGION, profile, samconfig)")
-    parser.add_argument("--profile", help="AWS profile (aws target only)")
-    parser.add_argument("--endpoint-url", help="aws target: send AWS calls to this endpoint")
     parser.add_argument("--json", type=Path, dest="json_file", help="also write the result as JSON")
     parser.set_defaults(func=run_command)
 
@@ -147,15 +131,7 @@ def _validate(args: argparse.Namespace) -> tuple[Any, TargetOptions]:
         raise UsageError(
             f"--json {args.json_file}: directory {args.json_file.parent} does not exist"
         )
-    options = TargetOptions(
-        region=args.region,
-        stack_name=args.stack_name,
-        stage=args.stage,
-        profile=args.profile,
-        endpoint_url=args.endpoint_url,
-        wait_scale=_wait_scale(args.wait_scale),
-        attach=args.attach,
-    )
+    options = target_options(args, wait_scale=_wait_scale(args.wait_scale))
     return request, options
 
 

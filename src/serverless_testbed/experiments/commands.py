@@ -5,15 +5,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from serverless_testbed.errors import RunFailed, UsageError
-from serverless_testbed.targets import TARGETS, Stack, TargetOptions, open_stack
+from serverless_testbed.targets import Stack, open_stack
+from serverless_testbed.targets.arguments import add_target_arguments, target_options
 
 PROBE_FUNCTION = "ProbeFunction"  # the probe's logical id in template.yaml
+ATTACH_HELP = (
+    "use the running stack `testbed up --json FILE` described (its containers stay warm from "
+    "one command to the next, as a deployed function's do)"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,8 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     invoke.add_argument("function", metavar="FUNCTION", help="logical id or function name")
     invoke.add_argument("--event", metavar="FILE", help="the event: a JSON file, or - for stdin")
-    _target_arguments(invoke)
-    _attach_argument(invoke)
+    add_target_arguments(invoke, attach_help=ATTACH_HELP)
     invoke.add_argument("--json", type=Path, dest="json_file", help="write the outcome as JSON")
     invoke.set_defaults(func=run_invoke)
 
@@ -56,8 +59,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     coldstart.add_argument(
         "--function", default=PROBE_FUNCTION, help="the probe (default: ProbeFunction)"
     )
-    _target_arguments(coldstart)
-    _attach_argument(coldstart)
+    add_target_arguments(coldstart, attach_help=ATTACH_HELP)
     coldstart.add_argument("--json", type=Path, dest="json_file", help="write the data as JSON")
     coldstart.set_defaults(func=run_coldstart)
 
@@ -84,46 +86,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument(
         "--payload", default='{"cpu_ms": 100}', help='the event (default: {"cpu_ms": 100})'
     )
-    _target_arguments(sweep)
+    # No attaching: the sweep needs CPU scaling, which a stack started elsewhere may lack.
+    add_target_arguments(sweep, attach=False)
     sweep.add_argument("--plot", type=Path, help="write duration and cost per size (PNG)")
     sweep.add_argument("--json", type=Path, dest="json_file", help="write the data as JSON")
     sweep.set_defaults(func=run_memory_sweep)
-
-
-def _target_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", choices=TARGETS, default="embedded", help="default: embedded")
-    parser.add_argument(
-        "--stack-name",
-        help="the stack's name (aws: else STACK_NAME, else stack_name in samconfig.toml)",
-    )
-    parser.add_argument(
-        "--stage", default=os.environ.get("STAGE"), help="samconfig.toml section (default: STAGE)"
-    )
-    parser.add_argument("--region", help="AWS region (aws: else AWS_REGION, profile, samconfig)")
-    parser.add_argument("--profile", help="AWS profile (aws target only)")
-    parser.add_argument("--endpoint-url", help="aws target: send AWS calls to this endpoint")
-
-
-def _attach_argument(parser: argparse.ArgumentParser) -> None:
-    # Not on memory-sweep: it needs CPU scaling, which a stack started elsewhere may lack.
-    parser.add_argument(
-        "--attach",
-        type=Path,
-        metavar="FILE",
-        help="use the running stack `testbed up --json FILE` described (its containers stay "
-        "warm from one command to the next, as a deployed function's do)",
-    )
-
-
-def _target_options(args: argparse.Namespace) -> TargetOptions:
-    return TargetOptions(
-        region=args.region,
-        stack_name=args.stack_name,
-        stage=args.stage,
-        profile=args.profile,
-        endpoint_url=args.endpoint_url,
-        attach=getattr(args, "attach", None),
-    )
 
 
 def _check_output(path: Path | None) -> None:
@@ -173,7 +140,7 @@ def run_invoke(args: argparse.Namespace) -> int:
 
     _check_output(args.json_file)
     event = read_event(args.event)
-    with open_stack(args.target, _target_options(args)) as stack:
+    with open_stack(args.target, target_options(args)) as stack:
         client = lambda_client(stack)
         name = resolve_function(client, stack.resource_ids(), args.function, stack.stack_name)
         try:
@@ -212,7 +179,7 @@ def run_coldstart(args: argparse.Namespace) -> int:
 
     coldstart.validate(args.workers, args.iterations, args.sleep_ms)
     _check_output(args.json_file)
-    with open_stack(args.target, _target_options(args)) as stack:
+    with open_stack(args.target, target_options(args)) as stack:
         client = lambda_client(stack, args.workers)
         name = resolve_function(client, stack.resource_ids(), args.function, stack.stack_name)
         with progress_bar(args.iterations) as advance:
@@ -260,7 +227,7 @@ def run_memory_sweep(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, interrupted)
     # The embedded stack caps memory always; CPU only when asked (other targets ignore it).
-    options = dataclasses.replace(_target_options(args), embedded={"scale_lambda_cpu": True})
+    options = dataclasses.replace(target_options(args), embedded={"scale_lambda_cpu": True})
     try:
         with open_stack(args.target, options) as stack:
             client = lambda_client(stack)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +14,8 @@ from typing import Any
 
 from serverless_testbed.errors import RunFailed, UsageError
 from serverless_testbed.pipeline import contract
-from serverless_testbed.targets import TARGETS, TargetOptions, open_deployment
+from serverless_testbed.targets import open_deployment
+from serverless_testbed.targets.arguments import add_target_arguments, target_options
 
 DEFAULT_REPEAT = 10
 
@@ -28,33 +28,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "another (or --concurrency at a time), and print the per-stage breakdown as Markdown: "
         "Latency Breakdown, Cold Start, Warm Summary, All Summary, one log line per message.",
     )
-    parser.add_argument("--target", choices=TARGETS, default="embedded", help="default: embedded")
+    add_target_arguments(parser)
     parser.add_argument(
         "--repeat", type=int, default=DEFAULT_REPEAT, metavar="N", help="default: 10"
-    )
-    parser.add_argument(
-        "--stack-name",
-        help="the stack's name (aws: else STACK_NAME, else stack_name in samconfig.toml)",
-    )
-    parser.add_argument(
-        "--stage", default=os.environ.get("STAGE"), help="samconfig.toml section (default: STAGE)"
-    )
-    parser.add_argument("--region", help="AWS region (aws: else AWS_REGION, profile, samconfig)")
-    parser.add_argument("--profile", help="AWS profile (aws target only)")
-    parser.add_argument(
-        "--endpoint-url",
-        help="aws target: send AWS calls to this endpoint (AWS_ENDPOINT_URL* in the "
-        "environment are ignored for --target aws unless given here)",
-    )
-    parser.add_argument(
-        "--aws-url",
-        help="containers target: attach to the pipeline already running at this LocalStack "
-        "(`docker compose up`, e.g. http://127.0.0.1:4566) instead of starting containers",
-    )
-    parser.add_argument(
-        "--api-url",
-        help="with --aws-url: where its HTTP API is reached from here (default: the stack's "
-        "ApiUrl output, e.g. http://127.0.0.1:4567)",
     )
     parser.add_argument(
         "--concurrency",
@@ -212,18 +188,6 @@ def validate(args: argparse.Namespace) -> Any:
         return json.loads(args.payload)
     except ValueError as error:
         raise UsageError(f"--payload is not valid JSON: {error}") from None
-
-
-def target_options(args: argparse.Namespace) -> TargetOptions:
-    return TargetOptions(
-        region=args.region,
-        stack_name=args.stack_name,
-        stage=args.stage,
-        profile=args.profile,
-        endpoint_url=args.endpoint_url,
-        aws_url=args.aws_url,
-        api_url=args.api_url,
-    )
 
 
 @contextmanager
