@@ -220,7 +220,9 @@ def _parse_json_paths_once() -> list[Patch]:
 
 def _read_update_expressions_from_memory() -> Patch:
     import moto.dynamodb.responses
-    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+        UpdateExpressionParser,
+    )
 
     class ReadOnlyUpdateExpressions:
         """What moto.dynamodb.responses asks of UpdateExpressionParser: ``make``, whose
