@@ -1,15 +1,26 @@
-"""Throughput and latency of the embedded stack under concurrent POST /run, per level.
+"""Throughput and latency of the embedded stack under concurrent load, per level, beside
+MiniStack in the same run.
 
     python benchmarks/bench_concurrency.py [--levels 1,4,8,16,32,64] [--per-level 4]
                                            [--json FILE] [--api-url URL --pids PID,...]
+                                           [--ministack PATH | --no-ministack]
 
 Starts `testbed up` as a subprocess on free ports (or drives a running stack given its
-``--api-url`` and the ``--pids`` whose CPU is counted), then for each level keeps that many
-signed POST /run in flight (``max(per_level * level, 24)`` requests), and reports per level:
-throughput (executions/s from the first send to the last answer), p50/p90 end to end,
-answers by kind (HTTP status, or the connection error's name), and CPU per execution (user +
-system time of the stack's processes and all their children, from /proc, divided by the
-executions of the level).
+``--api-url`` and the ``--pids`` whose CPU is counted) and MiniStack with the same chain
+(benchmarks/ministack_peer.py; skipped with a note when it cannot run). For each level, one
+after the other, it keeps that many requests in flight (``max(per_level * level, 24)``) with:
+
+- ``embedded POST /run``: signed POST /run to the local HTTP API (the api function starts the
+  execution and polls it);
+- ``embedded StartExecution``: from the benchmark itself, StartExecution then
+  DescribeExecution until the end (pipeline/execution.py's backoff: 5 ms, x1.5, up to 1 s),
+  against moto's endpoint;
+- ``ministack StartExecution``: the same driver against MiniStack.
+
+Per level: throughput (executions/s from the first send to the last answer), p50/p90 end to
+end, answers by kind (HTTP status, SUCCEEDED/FAILED..., or the error's name), and CPU per
+execution (user + system time of the emulator's processes and all their children, from
+/proc, divided by the executions of the level; the benchmark's own client is not counted).
 """
 
 from __future__ import annotations
@@ -23,12 +34,19 @@ import tempfile
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.credentials import Credentials
 
+from ministack_peer import MiniStackPeer, PeerUnavailable, find_ministack, start_ministack
+from serverless_testbed.pipeline.clock import SYSTEM_CLOCK
+from serverless_testbed.pipeline.execution import start_and_wait
+from serverless_testbed.pipeline.request import RunRequest
 from serverless_testbed.signed_http import signed_post
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +92,32 @@ def cpu_seconds(roots: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+Driver = Callable[[], tuple[str, float]]
+
+
+def sfn_client(endpoint: str, level: int) -> Any:
+    return boto3.client(
+        "stepfunctions",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        config=Config(max_pool_connections=max(10, level), retries={"mode": "standard"}),
+    )
+
+
+def one_execution(sfn: Any, state_machine_arn: str) -> tuple[str, float]:
+    """StartExecution, then DescribeExecution with backoff until the end: (status, ms)."""
+    request = RunRequest(request_id=f"bench-{uuid.uuid4().hex}", payload={"n": 1})
+    started = time.perf_counter()
+    try:
+        result = start_and_wait(sfn, state_machine_arn, request, deadline_s=60, clock=SYSTEM_CLOCK)
+        kind = result.status
+    except Exception as error:  # a failed call is one answer of its kind, not the end of the run
+        kind = type(error).__name__
+    return kind, (time.perf_counter() - started) * 1000
+
+
 def one_request(url: str) -> tuple[str, float]:
     body = json.dumps({"request_id": f"bench-{uuid.uuid4().hex}", "payload": {"n": 1}}).encode()
     started = time.perf_counter()
@@ -91,14 +135,14 @@ def one_request(url: str) -> tuple[str, float]:
     return kind, (time.perf_counter() - started) * 1000
 
 
-def run_level(url: str, level: int, requests: int, pids: list[int]) -> dict[str, Any]:
+def run_level(driver: Driver, level: int, requests: int, pids: list[int]) -> dict[str, Any]:
     cpu_before = cpu_seconds(pids)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=level) as pool:
-        answers = list(pool.map(lambda _: one_request(url), range(requests)))
+        answers = list(pool.map(lambda _: driver(), range(requests)))
     wall_s = time.perf_counter() - started
     cpu_s = cpu_seconds(pids) - cpu_before
-    ok = [ms for kind, ms in answers if kind == "200"]
+    ok = [ms for kind, ms in answers if kind in ("200", "SUCCEEDED")]
     return {
         "level": level,
         "requests": requests,
@@ -135,9 +179,9 @@ def start_testbed() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     raise RuntimeError(f"testbed up did not write {outputs}")
 
 
-def warm_up(url: str) -> None:
+def warm_up(driver: Driver) -> None:
     for _ in range(3):
-        one_request(url)
+        driver()
 
 
 def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
@@ -158,37 +202,84 @@ def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def start_peer(args: argparse.Namespace) -> MiniStackPeer | None:
+    if args.no_ministack:
+        return None
+    try:
+        return start_ministack(find_ministack(args.ministack))
+    except PeerUnavailable as reason:
+        print(f"MiniStack skipped: {reason}", file=sys.stderr)
+        return None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,4,8,16,32,64")
     parser.add_argument("--per-level", type=int, default=4, help="requests = this x level")
     parser.add_argument("--api-url", help="drive this running stack's ApiUrl instead")
     parser.add_argument("--pids", default="", help="with --api-url: processes to count CPU of")
+    parser.add_argument("--ministack", help="the ministack executable (default: found)")
+    parser.add_argument("--no-ministack", action="store_true", help="leave MiniStack out")
+    parser.add_argument(
+        "--drivers",
+        default="run,sfn,ministack",
+        help="which series to drive: run (POST /run), sfn (StartExecution on the embedded "
+        "stack), ministack",
+    )
     parser.add_argument("--json", help="write the raw figures to this file")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
+    wanted = set(args.drivers.split(","))
 
     process = None
+    outputs: dict[str, Any] = {}
     if args.api_url:
         api_url, pids = args.api_url, [int(p) for p in args.pids.split(",") if p]
+        wanted.discard("sfn")
     else:
         process, outputs = start_testbed()
         api_url, pids = outputs["endpoints"]["api"], [process.pid]
+    peer = start_peer(args) if "ministack" in wanted else None
     try:
         url = api_url.rstrip("/") + "/run"
-        warm_up(url)
-        rows = []
+        series: dict[str, tuple[Callable[[int], Driver], list[int]]] = {}
+        if "run" in wanted:
+            series["embedded POST /run"] = (lambda level: lambda: one_request(url), pids)
+        if "sfn" in wanted:
+            aws, arn = outputs["endpoints"]["aws"], outputs["state_machine_arn"]
+            series["embedded StartExecution"] = (sfn_driver(aws, arn), pids)
+        if peer is not None:
+            series["ministack StartExecution"] = (
+                sfn_driver(peer.endpoint, peer.state_machine_arn),
+                peer.pids,
+            )
+        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in series}
+        for make_driver, _ in series.values():
+            warm_up(make_driver(1))
         for level in levels:
-            rows.append(run_level(url, level, max(args.per_level * level, 24), pids))
-            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            for name, (make_driver, counted) in series.items():
+                row = run_level(make_driver(level), level, max(args.per_level * level, 24), counted)
+                rows[name].append(row)
+                print(json.dumps({"series": name, **row}), file=sys.stderr, flush=True)
     finally:
         if process is not None:
             process.terminate()
             process.wait(timeout=30)
-    print("\n".join(table("embedded stack", rows)))
+        if peer is not None:
+            peer.stop()
+    for name, measured in rows.items():
+        print("\n".join(table(name, measured)) + "\n")
     if args.json:
-        Path(args.json).write_text(json.dumps({"embedded": rows}, indent=2) + "\n")
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
+
+
+def sfn_driver(endpoint: str, state_machine_arn: str) -> Callable[[int], Driver]:
+    def make(level: int) -> Driver:
+        sfn = sfn_client(endpoint, level)
+        return lambda: one_execution(sfn, state_machine_arn)
+
+    return make
 
 
 if __name__ == "__main__":

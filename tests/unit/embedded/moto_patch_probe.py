@@ -184,6 +184,28 @@ def check_action_methods_cached() -> bool:
     )
 
 
+def check_json_paths_parsed_once() -> bool:
+    from moto.stepfunctions.parser.asl.component.common.path import result_path
+    from moto.stepfunctions.parser.asl.utils import json_path
+
+    return (
+        json_path.parse("$.a.b") is json_path.parse("$.a.b")
+        and result_path.parse("$.c") is result_path.parse("$.c")
+        and json_path.extract_json("$.a.b", {"a": {"b": 7}}) == 7
+        and json_path.extract_json("$.a.b", {"a": {"b": 8}}) == 8
+    )
+
+
+def check_update_expressions_read_once() -> bool:
+    import moto.dynamodb.models
+    import moto.dynamodb.responses
+
+    expression = "SET #s = :s, n = :n"
+    read = moto.dynamodb.responses.UpdateExpressionParser.make
+    applied = moto.dynamodb.models.UpdateExpressionParser.make
+    return read(expression) is read(expression) and applied(expression) is not applied(expression)
+
+
 def main() -> None:
     report: dict[str, Any] = {"moto": patching.moto_version()}
     if sys.argv[1] == "exists":
@@ -205,6 +227,8 @@ def main() -> None:
         "regions_without_models": check_regions_without_models(),
         "routing_from_memory": check_routing_from_memory(),
         "action_methods_cached": check_action_methods_cached(),
+        "json_paths_parsed_once": check_json_paths_parsed_once(),
+        "update_expressions_read_once": check_update_expressions_read_once(),
     }
     # Every module of the interpreter imported now holds the patched factory.
     report["boto_client_for_left"] = [

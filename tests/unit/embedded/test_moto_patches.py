@@ -37,6 +37,9 @@ SPEED_TARGETS = [
     "moto.backends.list_of_moto_modules",
     "moto.moto_server.werkzeug_app.DomainDispatcherApplication.get_backend_for_host",
     "moto.core.responses.method_names_from_class",
+    "moto.stepfunctions.parser.asl.utils.json_path.parse",
+    "moto.stepfunctions.parser.asl.component.common.path.result_path.parse",
+    "moto.dynamodb.responses.UpdateExpressionParser",
 ]
 
 
@@ -96,6 +99,8 @@ def test_every_module_that_imports_boto_client_for_gets_the_reusing_one(
         "regions_without_models",
         "routing_from_memory",
         "action_methods_cached",
+        "json_paths_parsed_once",
+        "update_expressions_read_once",
     ],
 )
 def test_speed_patch_is_in_effect(report: dict[str, Any], speed_patch: str) -> None:

@@ -22,6 +22,14 @@
   package directory (about 200 stat calls) and tries hundreds of URL patterns on every
   request, under one global lock. Each response class's list of action methods is read
   once, not with ``inspect.getmembers`` on every request (~0.3 ms each).
+- The Step Functions interpreter parses each JSONPath (``$$.Task.Token``, a ResultPath...)
+  once per process, not at every evaluation: jsonpath_ng builds its PLY lexer and parser for
+  every ``parse`` call (~8% of the stack process's CPU at 8 executions in flight).
+  Parsed paths are not changed by ``find`` or ``update``, so one object serves every caller.
+- DynamoDB's ``UpdateItem`` and ``TransactWriteItems`` request handlers parse the update
+  expression only to list the placeholders it uses, and the backend parses it again to
+  apply it: the handlers' read-only parse is kept per expression string (the backend still
+  parses its own copy, which it changes while validating).
 
 Disabling any of these leaves every pipeline test green: tests/unit/embedded/
 test_moto_patches.py checks that each is in effect, benchmarks/ measure what they save.
@@ -31,7 +39,7 @@ from __future__ import annotations
 
 import copy
 import sys
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from serverless_testbed.embedded.moto.patching import Patch, patch, replace
@@ -52,6 +60,8 @@ def apply() -> list[Patch]:
         _parse_each_definition_once(),
         _list_regions_without_service_models(),
         *_route_requests_from_memory(),
+        *_parse_json_paths_once(),
+        _read_update_expressions_from_memory(),
     ]
 
 
@@ -189,3 +199,35 @@ def _route_requests_from_memory() -> list[Patch]:
         return list(names_of[response_class])
 
     return [listed_once, get_backend_for_host, method_names_from_class]
+
+
+PARSED_KEPT = 1024  # distinct JSONPaths / update expressions kept per process
+
+
+def _parse_json_paths_once() -> list[Patch]:
+    import importlib
+
+    holders = [
+        importlib.import_module("moto.stepfunctions.parser.asl.utils.json_path"),
+        importlib.import_module("moto.stepfunctions.parser.asl.component.common.path.result_path"),
+    ]
+    patches = []
+    for module in holders:  # each imports its own flavour of parse (jsonpath_ng or .ext)
+        parse_once = lru_cache(maxsize=PARSED_KEPT)(vars(module)["parse"])
+        patches.append(replace(module, "parse", parse_once))
+    return patches
+
+
+def _read_update_expressions_from_memory() -> Patch:
+    import moto.dynamodb.responses
+    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
+        UpdateExpressionParser,
+    )
+
+    class ReadOnlyUpdateExpressions:
+        """What moto.dynamodb.responses asks of UpdateExpressionParser: ``make``, whose
+        result it only searches (``find_clauses``) and never changes."""
+
+        make = staticmethod(lru_cache(maxsize=PARSED_KEPT)(UpdateExpressionParser.make))
+
+    return replace(moto.dynamodb.responses, "UpdateExpressionParser", ReadOnlyUpdateExpressions)
