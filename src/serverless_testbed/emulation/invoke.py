@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 FunctionError = Literal["Unhandled", "Handled"]  # the x-amz-function-error header
 # TooManyRequestsException's Reason when an invoke finds no concurrency left: the function's
@@ -32,6 +32,19 @@ class FunctionThrottled(Exception):
         super().__init__(f"{function_name}: {THROTTLE_MESSAGE} ({reason})")
         self.function_name = function_name
         self.reason: ThrottleReason = reason
+
+    @classmethod
+    def from_error_response(
+        cls, function_name: str, response: dict[str, Any]
+    ) -> FunctionThrottled | None:
+        """The throttle a Lambda Invoke error response (botocore's ``error.response``) says,
+        or None if it says something else."""
+        if response.get("Error", {}).get("Code") != "TooManyRequestsException":
+            return None
+        reason = response.get("Reason")
+        if reason == "ReservedFunctionConcurrentInvocationLimitExceeded":
+            return cls(function_name, reason)
+        return cls(function_name, "ConcurrentInvocationLimitExceeded")
 
 
 class InvokeOutcome(Protocol):
