@@ -243,6 +243,19 @@ class EmbeddedStack(EmulatedStack):
             moto_wait_scale.set_wait_scale(checked)
         self._wait_scale = checked
 
+    @property
+    def lambda_concurrency(self) -> int:
+        """The account's Lambda concurrency limit (README, "Lambda concurrency")."""
+        return self._lambda_concurrency
+
+    def set_lambda_concurrency(self, limit: int) -> None:
+        """Change the account's Lambda concurrency limit from the next invoke on."""
+        if limit < 1:
+            raise ValueError(f"lambda_concurrency must be at least 1, not {limit}")
+        if self._runtime is not None:
+            self._runtime.set_account_concurrency(limit)
+        self._lambda_concurrency = limit
+
     def client(self, service: str) -> Any:
         """A boto3 client of the emulator (one per service: creating one costs ~20 ms)."""
         assert self._session is not None, "start the stack first"

@@ -2,8 +2,8 @@
 the account's limit cap its containers, and an invoke over them is throttled the way Lambda
 throttles (429 TooManyRequestsException), to which each caller reacts as on AWS.
 
-One stack of its own (an account limit of ACCOUNT_LIMIT), since the limits are per stack;
-every test puts the concurrency it changes back.
+The session's stack, with an account limit of ACCOUNT_LIMIT while these tests run; every
+test puts the concurrency it changes back.
 """
 
 from __future__ import annotations
@@ -30,9 +30,13 @@ ACCOUNT_REASON = "ConcurrentInvocationLimitExceeded"
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[EmbeddedStack]:
-    with EmbeddedStack(with_redis=False, lambda_concurrency=ACCOUNT_LIMIT) as started:
-        yield started
+def stack(embedded_stack: EmbeddedStack) -> Iterator[EmbeddedStack]:
+    before = embedded_stack.lambda_concurrency
+    embedded_stack.set_lambda_concurrency(ACCOUNT_LIMIT)
+    try:
+        yield embedded_stack
+    finally:
+        embedded_stack.set_lambda_concurrency(before)
 
 
 @pytest.fixture(scope="module")
@@ -90,8 +94,10 @@ def in_flight(stack: EmbeddedStack, *functions: str) -> int:
     return sum(snapshot[f]["busy"] + snapshot[f]["starting"] for f in functions if f in snapshot)
 
 
-def containers(stack: EmbeddedStack, function: str) -> int:
-    return int(stack.runtime_snapshot().get(function, {}).get("containers", 0))
+def cold_starts(stack: EmbeddedStack, *functions: str) -> int:
+    """Containers started so far (the session's stack may keep warm ones from other tests)."""
+    snapshot = stack.runtime_snapshot()
+    return sum(snapshot[f]["cold_starts"] for f in functions if f in snapshot)
 
 
 def hold(
@@ -117,18 +123,20 @@ def test_reserved_concurrency_caps_a_functions_containers_and_throttles_the_rest
     stack: EmbeddedStack, lambda_client: Any, probe: str
 ) -> None:
     reserved_n, over = 2, 2
+    started_before = cold_starts(stack, probe)
     with reserved(lambda_client, probe, reserved_n), ThreadPoolExecutor(reserved_n) as pool:
         held = hold(pool, stack, lambda_client, {probe: reserved_n})
 
         throttles = [throttle_of(lambda_client, probe) for _ in range(over)]
 
         assert throttles == [(429, "TooManyRequestsException", RESERVED_REASON)] * over
-        assert containers(stack, probe) <= reserved_n
+        assert in_flight(stack, probe) == reserved_n  # the throttled invokes started nothing
+        assert cold_starts(stack, probe) - started_before <= reserved_n
         assert all(f.result()["error"] is None for f in held)
         # Concurrency freed: invokes run again, in the containers already there.
         after = [invoke(lambda_client, probe) for _ in range(2)]
         assert all(result["error"] is None for result in after)
-        assert containers(stack, probe) <= reserved_n
+        assert cold_starts(stack, probe) - started_before <= reserved_n
         assert stack.runtime_snapshot()[probe]["throttles"] >= over
 
 
@@ -138,6 +146,7 @@ def test_the_account_limit_caps_the_sum_over_functions(
     other = stack.deploy(f"other-{uuid.uuid4().hex[:6]}", direct=True)
     other_probe = other.outputs()["ProbeFunctionName"]
     # One function reserves 1 of the account's 4: the unreserved ones share the other 3.
+    started_before = cold_starts(stack, probe, other_probe)
     with reserved(lambda_client, other_probe, 1), ThreadPoolExecutor(4) as pool:
         held = hold(pool, stack, lambda_client, {probe: 3, other_probe: 1})
 
@@ -147,8 +156,9 @@ def test_the_account_limit_caps_the_sum_over_functions(
             ACCOUNT_REASON,
         )
         assert throttle_of(lambda_client, other_probe)[2] == RESERVED_REASON
+        assert in_flight(stack, probe, other_probe) == ACCOUNT_LIMIT
         assert all(f.result()["error"] is None for f in held)
-    assert containers(stack, probe) + containers(stack, other_probe) <= ACCOUNT_LIMIT
+    assert cold_starts(stack, probe, other_probe) - started_before <= ACCOUNT_LIMIT
     assert invoke(lambda_client, probe)["error"] is None
 
 

@@ -393,6 +393,13 @@ class LambdaRuntime:
     def account_concurrency(self) -> int:
         return self._account_concurrency
 
+    def set_account_concurrency(self, limit: int) -> None:
+        """Change the account's limit; invokes already running go on (as on Lambda)."""
+        if limit < 1:
+            raise ValueError(f"account_concurrency must be at least 1, not {limit}")
+        with self._lock:
+            self._account_concurrency = limit
+
     def _throttle_reason(self, function: _Function, reserved_total: int) -> ThrottleReason | None:
         """Why an invoke of ``function`` must be refused now, if it must (under the lock)."""
         reserved = function.config.reserved_concurrency
