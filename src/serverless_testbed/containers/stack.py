@@ -43,7 +43,7 @@ from serverless_testbed.emulation.defaults import (
     DEFAULT_STACK_NAME,
 )
 from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi
-from serverless_testbed.emulation.invoke import Invoked
+from serverless_testbed.emulation.invoke import FunctionThrottled, Invoked
 from serverless_testbed.emulation.provision import TranslatedStack, create_stack
 from serverless_testbed.emulation.stack import EmulatedStack
 from serverless_testbed.errors import UsageError
@@ -234,7 +234,15 @@ class ContainersStack(EmulatedStack):
 
     def invoke(self, function_name_or_arn: str, payload: bytes) -> Invoked:
         """Lambda Invoke on LocalStack (also the local HTTP API's integration)."""
-        response = self.client("lambda").invoke(FunctionName=function_name_or_arn, Payload=payload)
+        try:
+            response = self.client("lambda").invoke(
+                FunctionName=function_name_or_arn, Payload=payload
+            )
+        except botocore.exceptions.ClientError as error:
+            throttled = FunctionThrottled.from_error_response(function_name_or_arn, error.response)
+            if throttled is None:
+                raise
+            raise throttled from error
         return Invoked(response["Payload"].read(), response.get("FunctionError"))
 
 

@@ -14,6 +14,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from serverless_testbed.emulation.defaults import LAMBDA_ACCOUNT_CONCURRENCY
 from serverless_testbed.emulation.description import read_description, write_description
 from serverless_testbed.emulation.http_api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT_PER_S
 from serverless_testbed.errors import RunFailed, UsageError
@@ -64,6 +65,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=DEFAULT_BURST_LIMIT,
         metavar="N",
         help="HTTP API throttle: burst size (default: %(default)d)",
+    )
+    parser.add_argument(
+        "--lambda-concurrency",
+        type=_at_least_one,
+        default=LAMBDA_ACCOUNT_CONCURRENCY,
+        metavar="N",
+        help="the account's Lambda concurrency limit, shared by the functions without reserved "
+        "concurrency (default: Lambda's account default, %(default)d); an invoke over it, or "
+        "over a function's reserved concurrency, is throttled (429 TooManyRequestsException)",
     )
     parser.add_argument("--no-redis", action="store_true", help="do not start a Redis server")
     parser.add_argument(
@@ -119,6 +129,16 @@ def _non_negative(kind: type[int] | type[float]) -> Any:
     return parse
 
 
+def _at_least_one(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {text}")
+    return value
+
+
 def _parameters(pairs: list[str]) -> dict[str, str]:
     parameters = {}
     for pair in pairs:
@@ -151,6 +171,7 @@ def run_up(args: argparse.Namespace) -> int:
         wait_scale=wait_scale,
         on_part_died=lambda part, reason: _stop_because(died, f"the {part} died ({reason})"),
         api_throttle=Throttle(args.api_rate_limit, args.api_burst_limit),
+        lambda_concurrency=args.lambda_concurrency,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)

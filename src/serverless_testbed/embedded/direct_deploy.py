@@ -257,6 +257,11 @@ def _function(clients: Clients, logical_id: str, name: str, props: dict, region:
         Code={"ZipFile": archive.getvalue()},
         **{key: props[key] for key in keep if key in props},
     )
+    if "ReservedConcurrentExecutions" in props:  # a separate call in Lambda's API
+        clients("lambda").put_function_concurrency(
+            FunctionName=function["FunctionName"],
+            ReservedConcurrentExecutions=int(props["ReservedConcurrentExecutions"]),
+        )
     return Resource(logical_id, function["FunctionName"], {"Arn": function["FunctionArn"]})
 
 

@@ -10,7 +10,10 @@ all without Docker). This poller does what Lambda's pollers do, asynchronously:
 - a function error deletes nothing: the messages come back after the queue's visibility
   timeout and SQS moves them to the dead-letter queue after maxReceiveCount;
 - with ReportBatchItemFailures only the messages not named in ``batchItemFailures`` are
-  deleted (an invalid response fails the whole batch, as in Lambda); without it, all are.
+  deleted (an invalid response fails the whole batch, as in Lambda); without it, all are;
+- a throttled invoke (the function has no concurrency left) keeps the batch and is retried
+  with backoff while the messages are still invisible; once the queue's visibility timeout
+  has passed they are left to SQS, as Lambda does ("Handling errors for an SQS event source").
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from serverless_testbed.emulation.invoke import Invoke, InvokeOutcome
+from serverless_testbed.emulation.invoke import FunctionThrottled, Invoke, InvokeOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +88,7 @@ class MappingStats:
     function_errors: int = 0
     deleted: int = 0
     returned: int = 0  # messages left for SQS to make visible again
+    throttles: int = 0  # invokes refused for want of concurrency (each retried while it can)
 
     def as_dict(self) -> dict[str, int]:
         return dict(vars(self))
@@ -97,6 +101,7 @@ class _ActiveMapping:
     threads: list[threading.Thread] = field(default_factory=list)
     stats: MappingStats = field(default_factory=MappingStats)
     queue_url: str | None = None
+    visibility_timeout_s: float | None = None
 
 
 class EventSourcePoller:
@@ -243,8 +248,12 @@ class EventSourcePoller:
 
     def _poll_once(self, mapping: _ActiveMapping) -> None:
         settings = mapping.settings
-        queue_url = mapping.queue_url or self._queue_url(settings.queue_arn)
-        mapping.queue_url = queue_url
+        if mapping.queue_url is None or mapping.visibility_timeout_s is None:
+            mapping.queue_url = self._queue_url(settings.queue_arn)
+            mapping.visibility_timeout_s = self._visibility_timeout_s(mapping.queue_url)
+        queue_url = mapping.queue_url
+        # No message of the batch was received before this: its invisibility ends after it.
+        received_after = time.monotonic()
         messages = self._receive_batch(mapping.stop, queue_url, settings)
         if not messages:
             return
@@ -255,8 +264,14 @@ class EventSourcePoller:
         event = {"Records": [self._record(message, settings) for message in messages]}
         mapping.stats.batches += 1
         mapping.stats.messages += len(messages)
+        hold_until = received_after + mapping.visibility_timeout_s
         try:
-            result = self._invoke(settings.function_arn, json.dumps(event).encode())
+            result = self._invoke_unless_throttled(mapping, json.dumps(event).encode(), hold_until)
+        except _StillThrottled:
+            if mapping.stop.is_set():  # stopped while holding the batch: hand it back now
+                self._return_messages(queue_url, messages)
+            mapping.stats.returned += len(messages)
+            return
         except Exception:  # the invoke itself failed (a Lambda service error): retry later
             logger.exception("invoking %s failed", settings.function_arn)
             mapping.stats.function_errors += 1
@@ -268,6 +283,27 @@ class EventSourcePoller:
         self._delete(queue_url, succeeded)
         mapping.stats.deleted += len(succeeded)
         mapping.stats.returned += len(messages) - len(succeeded)
+
+    def _invoke_unless_throttled(
+        self, mapping: _ActiveMapping, event: bytes, hold_until: float
+    ) -> InvokeOutcome:
+        """Invoke; a throttled invoke is tried again with backoff until ``hold_until``
+        (monotonic: when the batch's messages become visible again) or the mapping stops."""
+        backoff = _Backoff()
+        while True:
+            try:
+                return self._invoke(mapping.settings.function_arn, event)
+            except FunctionThrottled:
+                mapping.stats.throttles += 1
+                wait_s = backoff.next()
+                if time.monotonic() + wait_s >= hold_until or mapping.stop.wait(wait_s):
+                    raise _StillThrottled from None
+
+    def _visibility_timeout_s(self, queue_url: str) -> float:
+        attributes = self._sqs.get_queue_attributes(
+            QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"]
+        )["Attributes"]
+        return float(attributes["VisibilityTimeout"])
 
     def _receive_batch(
         self, stop: threading.Event, queue_url: str, settings: MappingSettings
@@ -396,6 +432,10 @@ def _lambda_message_attribute(value: dict[str, Any]) -> dict[str, Any]:
 
 def _base64(value: bytes | str) -> str:
     return value if isinstance(value, str) else base64.b64encode(value).decode()
+
+
+class _StillThrottled(Exception):
+    """The function stayed throttled for as long as the batch was the poller's to hold."""
 
 
 class _Backoff:

@@ -44,6 +44,7 @@ from serverless_testbed.emulation import provision
 from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
+    LAMBDA_ACCOUNT_CONCURRENCY,
 )
 from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi, Throttle
 from serverless_testbed.emulation.invoke import InvokeOutcome
@@ -75,9 +76,15 @@ class EmbeddedStack(EmulatedStack):
         wait_scale: float = 1.0,
         on_part_died: Callable[[str, str], None] | None = None,
         api_throttle: Throttle | None = None,
+        lambda_concurrency: int = LAMBDA_ACCOUNT_CONCURRENCY,
     ) -> None:
         """``on_part_died(part, reason)`` hears of a part that died and could not be
-        restarted (the stack is then unusable); by default it is logged as an error."""
+        restarted (the stack is then unusable); by default it is logged as an error.
+        ``lambda_concurrency``: the account's concurrency limit, shared by the functions
+        without reserved concurrency (README, "Lambda concurrency")."""
+        if lambda_concurrency < 1:
+            raise ValueError(f"lambda_concurrency must be at least 1, not {lambda_concurrency}")
+        self._lambda_concurrency = lambda_concurrency
         self._wait_scale = moto_wait_scale.checked_wait_scale(wait_scale)
         super().__init__(
             stack_name=stack_name, region=region, template=template, parameters=parameters
@@ -152,6 +159,8 @@ class EmbeddedStack(EmulatedStack):
                     idle_timeout_s=self._idle_timeout_s,
                     log_sink=self._keep_log_line,
                     scale_cpu=self._scale_lambda_cpu,
+                    account_concurrency=self._lambda_concurrency,
+                    account_reservations=self._reserved_concurrency,
                 )
                 parts.callback(self._runtime.close)
                 with naming_the_port("api", self._api_port):
@@ -233,6 +242,19 @@ class EmbeddedStack(EmulatedStack):
         if self._moto is not None:
             moto_wait_scale.set_wait_scale(checked)
         self._wait_scale = checked
+
+    @property
+    def lambda_concurrency(self) -> int:
+        """The account's Lambda concurrency limit (README, "Lambda concurrency")."""
+        return self._lambda_concurrency
+
+    def set_lambda_concurrency(self, limit: int) -> None:
+        """Change the account's Lambda concurrency limit from the next invoke on."""
+        if limit < 1:
+            raise ValueError(f"lambda_concurrency must be at least 1, not {limit}")
+        if self._runtime is not None:
+            self._runtime.set_account_concurrency(limit)
+        self._lambda_concurrency = limit
 
     def client(self, service: str) -> Any:
         """A boto3 client of the emulator (one per service: creating one costs ~20 ms)."""
@@ -341,10 +363,21 @@ class EmbeddedStack(EmulatedStack):
         )
 
     def _moto_function(self, name_or_arn: str) -> Any:
+        return self._lambda_backend().get_function(name_or_arn)
+
+    def _lambda_backend(self) -> Any:
         from moto.awslambda.utils import get_backend
         from moto.core import DEFAULT_ACCOUNT_ID
 
-        return get_backend(DEFAULT_ACCOUNT_ID, self.region).get_function(name_or_arn)
+        return get_backend(DEFAULT_ACCOUNT_ID, self.region)
+
+    def _reserved_concurrency(self) -> int:
+        """The concurrency every function of the account reserves, as moto keeps it."""
+        return sum(
+            int(function.reserved_concurrency)
+            for function in self._lambda_backend().list_functions()
+            if function.reserved_concurrency is not None
+        )
 
     def _register(self, function: Any) -> str:
         """Give the runtime the function's current configuration, as moto holds it."""
@@ -357,6 +390,11 @@ class EmbeddedStack(EmulatedStack):
             timeout_s=float(function.timeout),
             memory_mb=int(function.memory_size),
             environment={k: str(v) for k, v in (function.environment_vars or {}).items()},
+            reserved_concurrency=(
+                None
+                if function.reserved_concurrency is None
+                else int(function.reserved_concurrency)
+            ),
         )
         with self._register_lock:
             if self._functions_registered.get(config.name) != config:

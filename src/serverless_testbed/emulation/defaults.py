@@ -11,6 +11,9 @@ DEFAULT_STACK_NAME = "testbed"
 DEFAULT_REGION = "us-east-1"
 # Dummy credentials: the emulators accept any; these keep boto3 from looking for real ones.
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Lambda's default quota of concurrent executions per account and Region (README, "Lambda
+# concurrency"): what a local stack allows unless told otherwise.
+LAMBDA_ACCOUNT_CONCURRENCY = 1000
 
 
 def find_template(explicit: str | Path | None = None) -> Path:

@@ -14,6 +14,9 @@ requests over the stage's throttle (a token bucket: steady rate and burst, as AP
 route throttling) get 429 ``{"message":"Too Many Requests"}`` without running anything. A
 request API Gateway would refuse as malformed (a Content-Length that is not a non-negative
 integer, or two different ones; a line ended by a bare LF) gets 400 and the connection closes.
+A request whose function Lambda throttles (TooManyRequestsException) gets 500 ``{"message":
+"Internal Server Error"}``, as API Gateway answers a failed Lambda integration (README,
+"Lambda concurrency").
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from serverless_testbed.emulation.invoke import Invoke
+from serverless_testbed.emulation.invoke import FunctionThrottled, Invoke
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
 ACCOUNT_ID = "123456789012"
@@ -206,7 +209,11 @@ class LocalApiGateway:
             event["requestContext"]["authorizer"] = {
                 "iam": {"accessKey": access_key, "accountId": ACCOUNT_ID}
             }
-        outcome = self._invoke(function, json.dumps(event).encode())
+        try:
+            outcome = self._invoke(function, json.dumps(event).encode())
+        except FunctionThrottled:
+            _reply(request, HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"})
+            return
         payload, function_error = outcome.payload, outcome.function_error
         if function_error:
             _reply(request, HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal Server Error"})

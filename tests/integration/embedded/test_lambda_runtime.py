@@ -96,6 +96,8 @@ def test_first_invoke_is_a_cold_start_and_the_next_reuses_the_container(runtime:
         "errors": 0,
         "timeouts": 0,
         "exits": 0,
+        "throttles": 0,
+        "reserved_concurrency": None,
         "container_pids": None,
     }
 

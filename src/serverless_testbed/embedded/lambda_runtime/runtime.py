@@ -6,10 +6,12 @@
 
 Each container is a process forked from a preloaded zygote (lambda_zygote.py) that imports
 the handler module once (the cold start) and then serves one invoke at a time
-(lambda_container.py). Concurrent invokes of a function get more containers; idle ones are
-reaped after ``idle_timeout_s``. Handler errors, timeouts and crashes come back the way
-Lambda reports them: a payload with errorType/errorMessage and function_error "Unhandled".
-A warm invoke is one message each way over a socket pair, with no polling loop.
+(lambda_container.py). Concurrent invokes of a function get more containers, up to the
+function's reserved concurrency or, for the others, what the account's limit leaves
+unreserved; an invoke past that raises FunctionThrottled, as Lambda answers 429. Idle
+containers are reaped after ``idle_timeout_s``. Handler errors, timeouts and crashes come
+back the way Lambda reports them: a payload with errorType/errorMessage and function_error
+"Unhandled". A warm invoke is one message each way over a socket pair, with no polling loop.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -34,6 +36,8 @@ from serverless_testbed.embedded.lambda_runtime import container as lambda_conta
 from serverless_testbed.embedded.lambda_runtime.limits import HostLimits
 from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
 from serverless_testbed.embedded.lambda_runtime.zygote import Spawned, Zygote, ZygoteGone
+from serverless_testbed.emulation.defaults import LAMBDA_ACCOUNT_CONCURRENCY
+from serverless_testbed.emulation.invoke import FunctionThrottled, ThrottleReason
 
 LogSink = Callable[[str, str], None]  # (function name, log line)
 
@@ -71,6 +75,11 @@ class FunctionConfig:
     timeout_s: float
     memory_mb: int
     environment: dict[str, str]  # the function's Environment.Variables
+    reserved_concurrency: int | None = None  # PutFunctionConcurrency; None: the shared pool
+
+    def runs_like(self, other: FunctionConfig) -> bool:
+        """Whether a container of ``other`` can serve this configuration (concurrency aside)."""
+        return replace(self, reserved_concurrency=None) == replace(other, reserved_concurrency=None)
 
 
 @dataclass(frozen=True)
@@ -216,6 +225,12 @@ class _Function:
     errors: int = 0
     timeouts: int = 0
     exits: int = 0
+    throttles: int = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Its concurrency now: invokes running or starting a container."""
+        return len(self.busy) + self.starting
 
 
 class _InvokeLog:
@@ -245,10 +260,19 @@ class LambdaRuntime:
         boto3_services: Sequence[str] = DEFAULT_BOTO3_SERVICES,
         limit_memory: bool = True,
         scale_cpu: bool = False,
+        account_concurrency: int = LAMBDA_ACCOUNT_CONCURRENCY,
+        account_reservations: Callable[[], int] | None = None,
     ) -> None:
         """``limit_memory``: a container whose memory passes its MemorySize is killed;
         ``scale_cpu``: a container gets MemorySize / 1,769 of a CPU (see limits.py; each
-        only where the host allows it, and a cold start's log says where it does not)."""
+        only where the host allows it, and a cold start's log says where it does not).
+        ``account_concurrency``: the account's concurrency limit, which the functions
+        without reserved concurrency share less what ``account_reservations()`` says every
+        function of the account reserves (by default, what the registered ones reserve)."""
+        if account_concurrency < 1:
+            raise ValueError(f"account_concurrency must be at least 1, not {account_concurrency}")
+        self._account_concurrency = account_concurrency
+        self._account_reservations = account_reservations
         self._base_environment = dict(base_environment)
         self._idle_timeout_s = idle_timeout_s
         self._log_sink = log_sink
@@ -276,7 +300,9 @@ class LambdaRuntime:
                 return
             if function.config == config:
                 return
-            function.config = config
+            old, function.config = function.config, config
+            if config.runs_like(old):  # only its concurrency changed: its containers stay
+                return
             retired, function.idle = function.idle, []
         for container in retired:
             self._destroy(container)
@@ -308,6 +334,8 @@ class LambdaRuntime:
                     "errors": f.errors,
                     "timeouts": f.timeouts,
                     "exits": f.exits,
+                    "throttles": f.throttles,
+                    "reserved_concurrency": f.config.reserved_concurrency,
                     "container_pids": sorted(c.pid for c in (*f.idle, *f.busy)),
                 }
                 for name, f in self._functions.items()
@@ -361,11 +389,48 @@ class LambdaRuntime:
             raise FunctionNotFoundError(f"Function not found: {name_or_arn}")
         return function
 
+    @property
+    def account_concurrency(self) -> int:
+        return self._account_concurrency
+
+    def set_account_concurrency(self, limit: int) -> None:
+        """Change the account's limit; invokes already running go on (as on Lambda)."""
+        if limit < 1:
+            raise ValueError(f"account_concurrency must be at least 1, not {limit}")
+        with self._lock:
+            self._account_concurrency = limit
+
+    def _throttle_reason(self, function: _Function, reserved_total: int) -> ThrottleReason | None:
+        """Why an invoke of ``function`` must be refused now, if it must (under the lock)."""
+        reserved = function.config.reserved_concurrency
+        if reserved is not None:
+            if function.in_flight >= reserved:
+                return "ReservedFunctionConcurrentInvocationLimitExceeded"
+            return None
+        unreserved_pool = self._account_concurrency - reserved_total
+        unreserved_in_flight = sum(
+            f.in_flight for f in self._functions.values() if f.config.reserved_concurrency is None
+        )
+        if unreserved_in_flight >= unreserved_pool:
+            return "ConcurrentInvocationLimitExceeded"
+        return None
+
+    def _reserved_total(self) -> int:
+        if self._account_reservations is not None:
+            return self._account_reservations()
+        with self._lock:
+            return sum(f.config.reserved_concurrency or 0 for f in self._functions.values())
+
     def _acquire(self, function: _Function) -> tuple[_Container, bool]:
         dead: list[_Container] = []
+        reserved_total = self._reserved_total()
         try:
             with self._lock:
                 self._check_open()
+                reason = self._throttle_reason(function, reserved_total)
+                if reason is not None:  # no container is started, none is taken
+                    function.throttles += 1
+                    raise FunctionThrottled(function.config.name, reason)
                 function.invocations += 1
                 while function.idle:
                     container = function.idle.pop()
@@ -463,7 +528,7 @@ class LambdaRuntime:
             reusable = (
                 outcome in ("ok", "error")
                 and not self._closed
-                and container.config == function.config
+                and container.config.runs_like(function.config)
                 and not container.exited.is_set()
             )
             if reusable:

@@ -3,7 +3,8 @@
 Each sits at the narrowest point that fixes the behaviour:
 
 - Lambda Invoke (the API, and Step Functions' ``lambda:invoke``) reaches the project's local
-  Lambda runtime instead of moto's Docker runner or its echo backend.
+  Lambda runtime instead of moto's Docker runner or its echo backend; an invoke the runtime
+  throttles answers Lambda's 429 TooManyRequestsException.
 - moto's own SQS event-source mapping runs the function *inside* SendMessage; it is switched
   off, because the project's poller triggers functions asynchronously, as Lambda does.
 - SendTaskFailure keeps its ``cause`` (moto's HTTP layer drops it: README, "moto bugs").
@@ -18,11 +19,12 @@ Each sits at the narrowest point that fixes the behaviour:
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from typing import Any
 
 from serverless_testbed.embedded.moto.patching import Patch, patch, replace
-from serverless_testbed.emulation.invoke import Invoke
+from serverless_testbed.emulation.invoke import THROTTLE_MESSAGE, FunctionThrottled, Invoke
 
 LOG_RESULT_BYTES = 4096  # Invoke with LogType=Tail returns the last 4 KB of the log
 
@@ -49,7 +51,10 @@ def _route_lambda_invoke(current_invoker: Callable[[], Invoke | None]) -> Patch:
         if invoker is None:
             raise RuntimeError("no local Lambda runtime is running in this process")
         payload = body.encode() if isinstance(body, str) else (body or b"{}")
-        outcome = invoker(self.function_name, payload)
+        try:
+            outcome = invoker(self.function_name, payload)
+        except FunctionThrottled as throttled:
+            raise _too_many_requests(throttled) from None
         if outcome.function_error:
             response_headers["x-amz-function-error"] = outcome.function_error
         if request_headers.get("x-amz-log-type") == "Tail":  # LogType=Tail: the last 4 KB
@@ -58,6 +63,19 @@ def _route_lambda_invoke(current_invoker: Callable[[], Invoke | None]) -> Patch:
         return outcome.payload
 
     return invoke
+
+
+def _too_many_requests(throttled: FunctionThrottled) -> Exception:
+    """Lambda's answer to an invoke over its concurrency: 429, x-amzn-ErrorType
+    TooManyRequestsException, and a body with the Reason botocore puts in the error."""
+    from moto.awslambda.exceptions import LambdaClientError
+
+    error = LambdaClientError("TooManyRequestsException", THROTTLE_MESSAGE)
+    error.code = 429
+    error.description = json.dumps(
+        {"Reason": throttled.reason, "Type": "User", "message": THROTTLE_MESSAGE}
+    )
+    return error
 
 
 def _disable_inline_sqs_mappings() -> Patch:
