@@ -13,14 +13,19 @@ poller, the local HTTP API, and a Redis-protocol server.
 from __future__ import annotations
 
 import gc
+import hashlib
+import io
 import json
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
+import zipfile
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +43,7 @@ from serverless_testbed.embedded.health import (
     exited,
     port_answers,
 )
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.moto import patches as moto_patches
 from serverless_testbed.embedded.moto import wait_scale as moto_wait_scale
 from serverless_testbed.emulation import provision
@@ -51,6 +57,8 @@ from serverless_testbed.emulation.ports import naming_the_port
 from serverless_testbed.emulation.stack import EmulatedStack
 
 LOG_LINES_KEPT = 2000  # per function
+# The template's handlers: the only installed code a function may run (its placeholder zip).
+TEMPLATE_HANDLERS_PACKAGE = "serverless_testbed.handlers"
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +106,8 @@ class EmbeddedStack(EmulatedStack):
         self._functions_registered: dict[str, Any] = {}
         self._resource_ids: dict[str, dict[str, str]] = {}
         self._register_lock = threading.Lock()
+        self._function_code: dict[str, FunctionCode] = {}  # by the zip's SHA-256
+        self._code_root: Path | None = None  # the unpacked zips, removed at close
         self._moto: Any = None
         self._runtime: Any = None
         self._gateway: LocalApiGateway | None = None
@@ -215,6 +225,8 @@ class EmbeddedStack(EmulatedStack):
             super().close()
         finally:
             self._poller = self._gateway = self._runtime = self._moto = self._redis = None
+            self._function_code, self._code_root = {}, None
+            self._functions_registered = {}
 
     def _start_redis(self) -> Any:
         from serverless_testbed.embedded.redis_server import RedisServer
@@ -350,19 +362,64 @@ class EmbeddedStack(EmulatedStack):
         """Give the runtime the function's current configuration, as moto holds it."""
         from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig
 
-        config = FunctionConfig(
-            name=function.function_name,
-            arn=function.function_arn,
-            handler=function.handler,
-            timeout_s=float(function.timeout),
-            memory_mb=int(function.memory_size),
-            environment={k: str(v) for k, v in (function.environment_vars or {}).items()},
-        )
         with self._register_lock:
+            code = self._deployed_code(function)
+            config = FunctionConfig(
+                name=function.function_name,
+                arn=function.function_arn,
+                handler=function.handler,
+                timeout_s=float(function.timeout),
+                memory_mb=int(function.memory_size),
+                environment={k: str(v) for k, v in (function.environment_vars or {}).items()},
+                code=code,
+            )
             if self._functions_registered.get(config.name) != config:
+                refusal = code.refusal(str(function.handler).rpartition(".")[0])
+                if refusal is not None:
+                    log.warning(
+                        "embedded stack: function %s: handler %r refused (%s); its invokes fail",
+                        config.name,
+                        function.handler,
+                        refusal,
+                    )
                 self._runtime.register(config)
                 self._functions_registered[config.name] = config
         return config.name
+
+    def _deployed_code(self, function: Any) -> FunctionCode:
+        """The code a function may run: the installed handlers for the provisioner's
+        placeholder, else its own zip unpacked in its own directory (once per code hash)."""
+        archive: bytes = getattr(function, "code_bytes", b"") or b""
+        # moto's CodeSha256 of the bytes it holds (hashing here would cost every invoke).
+        sha = str(getattr(function, "code_sha_256", "")) or hashlib.sha256(archive).hexdigest()
+        digest = hashlib.sha256(sha.encode()).hexdigest()[:32]
+        known = self._function_code.get(digest)
+        if known is None:
+            if _is_placeholder(archive):
+                known = FunctionCode.of_package(TEMPLATE_HANDLERS_PACKAGE)
+            else:
+                if self._code_root is None:
+                    self._code_root = Path(tempfile.mkdtemp(prefix="testbed-lambda-code-"))
+                    self._parts.callback(shutil.rmtree, self._code_root, True)
+                known = FunctionCode.unpacked(archive, self._code_root / digest)
+            self._function_code[digest] = known
+        return known
+
+
+def _is_placeholder(archive: bytes) -> bool:
+    """The code the provisioner deploys for the template's functions (the runtime runs
+    their handlers from the installed package): index.py with INLINE_CODE, and moto's
+    cfnresponse.py when it came through CloudFormation."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+            names = set(zipped.namelist())
+            return (
+                "index.py" in names
+                and names <= {"index.py", "cfnresponse.py"}
+                and zipped.read("index.py").decode() == provision.INLINE_CODE
+            )
+    except (zipfile.BadZipFile, UnicodeDecodeError):
+        return False
 
 
 def _post_json(url: str, body: dict[str, Any]) -> None:
