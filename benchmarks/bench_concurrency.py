@@ -74,6 +74,11 @@ def cpu_seconds(roots: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+# The stack's credentials: from `testbed up --json`, or (with --api-url) the environment's
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as `testbed up` prints them.
+CREDENTIALS: list[Credentials] = []
+
+
 def one_request(url: str) -> tuple[str, float]:
     body = json.dumps({"request_id": f"bench-{uuid.uuid4().hex}", "payload": {"n": 1}}).encode()
     started = time.perf_counter()
@@ -81,7 +86,7 @@ def one_request(url: str) -> tuple[str, float]:
         status, _ = signed_post(
             url,
             body,
-            credentials=Credentials("testing", "testing"),
+            credentials=CREDENTIALS[0],
             region="us-east-1",
             timeout_s=60,
         )
@@ -171,9 +176,16 @@ def main() -> int:
     process = None
     if args.api_url:
         api_url, pids = args.api_url, [int(p) for p in args.pids.split(",") if p]
+        CREDENTIALS.append(
+            Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+        )
     else:
         process, outputs = start_testbed()
         api_url, pids = outputs["endpoints"]["api"], [process.pid]
+        described = outputs["credentials"]
+        CREDENTIALS.append(
+            Credentials(described["AWS_ACCESS_KEY_ID"], described["AWS_SECRET_ACCESS_KEY"])
+        )
     try:
         url = api_url.rstrip("/") + "/run"
         warm_up(url)

@@ -34,6 +34,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any, Self
 
+from botocore.credentials import Credentials
+
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
 from serverless_testbed.embedded import direct_deploy
 from serverless_testbed.embedded.health import (
@@ -45,6 +47,7 @@ from serverless_testbed.embedded.health import (
 )
 from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.moto import patches as moto_patches
+from serverless_testbed.embedded.moto import speed
 from serverless_testbed.embedded.moto import wait_scale as moto_wait_scale
 from serverless_testbed.emulation import provision
 from serverless_testbed.emulation.defaults import (
@@ -55,6 +58,7 @@ from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi, T
 from serverless_testbed.emulation.invoke import InvokeOutcome
 from serverless_testbed.emulation.ports import naming_the_port
 from serverless_testbed.emulation.stack import EmulatedStack
+from serverless_testbed.signed_http import signed_post
 
 LOG_LINES_KEPT = 2000  # per function
 # The template's handlers: the only installed code a function may run (its placeholder zip).
@@ -87,6 +91,10 @@ class EmbeddedStack(EmulatedStack):
         """``on_part_died(part, reason)`` hears of a part that died and could not be
         restarted (the stack is then unusable); by default it is logged as an error."""
         self._wait_scale = moto_wait_scale.checked_wait_scale(wait_scale)
+        # The stack's own AWS credentials: its endpoint and HTTP API answer no others.
+        self._credentials = Credentials(
+            "AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
+        )
         super().__init__(
             stack_name=stack_name, region=region, template=template, parameters=parameters
         )
@@ -146,17 +154,23 @@ class EmbeddedStack(EmulatedStack):
                 pool.submit(self._start_redis) if self._with_redis else None
             )
             try:
+                speed.set_interpreter_credentials(
+                    self._credentials.access_key, self._credentials.secret_key
+                )
+                parts.callback(speed.set_interpreter_credentials, "ak", "sk")
                 with naming_the_port("aws", self._aws_port):
-                    self._moto = MotoServer(port=self._aws_port).start()
+                    self._moto = MotoServer(
+                        port=self._aws_port, credentials=self._credentials
+                    ).start()
                 parts.callback(self._moto.stop)
                 # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
                 os.environ["MOTO_PORT"] = str(self._moto.port)
                 self.urls["aws"] = self._moto.url
-                _post_json(
+                self._post_signed(
                     f"{self.urls['aws']}/moto-api/config",
                     {"stepfunctions": {"execute_state_machine": True}},
                 )
-                self._dummy_session()
+                self._new_session()
                 self._runtime = LambdaRuntime(
                     self.client_environment(),
                     idle_timeout_s=self._idle_timeout_s,
@@ -166,7 +180,10 @@ class EmbeddedStack(EmulatedStack):
                 parts.callback(self._runtime.close)
                 with naming_the_port("api", self._api_port):
                     self._gateway = LocalApiGateway(
-                        self.invoke, port=self._api_port, throttle=self._api_throttle
+                        self.invoke,
+                        port=self._api_port,
+                        throttle=self._api_throttle,
+                        credentials=self._credentials,
                     )
                 self._gateway.start()
                 parts.callback(self._gateway.stop)
@@ -233,7 +250,26 @@ class EmbeddedStack(EmulatedStack):
 
         return RedisServer(port=self._redis_port, password=secrets.token_hex(16)).start()
 
+    def _post_signed(self, url: str, body: dict[str, Any]) -> None:
+        status, answer = signed_post(
+            url,
+            json.dumps(body).encode(),
+            credentials=self._credentials,
+            region=self.region,
+            timeout_s=10,
+        )
+        if not 200 <= status < 300:
+            raise RuntimeError(f"POST {url} answered {status}: {answer[:200]!r}")
+
     # -- what users and tests use --------------------------------------------------------
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The stack's random AWS credentials: its endpoint and HTTP API accept no others."""
+        return {
+            "AWS_ACCESS_KEY_ID": self._credentials.access_key,
+            "AWS_SECRET_ACCESS_KEY": self._credentials.secret_key,
+        }
+
     @property
     def wait_scale(self) -> float:
         """How Step Functions Wait states are scaled: 0.001 makes an hour 3.6 s."""
@@ -420,14 +456,6 @@ def _is_placeholder(archive: bytes) -> bool:
             )
     except (zipfile.BadZipFile, UnicodeDecodeError):
         return False
-
-
-def _post_json(url: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
 
 
 def _port_of(url: str) -> int:

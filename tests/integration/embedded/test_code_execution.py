@@ -15,6 +15,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import boto3
+import botocore.exceptions
 import pytest
 
 from serverless_testbed.embedded.stack import EmbeddedStack
@@ -146,3 +148,30 @@ def test_a_handler_outside_the_handlers_package_with_the_placeholder_is_refused(
     assert not marker.exists()
     assert error == "Unhandled"
     assert body["errorType"] == "Runtime.ImportModuleError", body
+
+
+def test_the_aws_endpoint_refuses_credentials_other_than_the_stacks(
+    embedded_stack: EmbeddedStack, tmp_path: Path
+) -> None:
+    """The reproduction's first step, with the dummy credentials any local user has."""
+    stranger = boto3.client(
+        "lambda",
+        endpoint_url=embedded_stack.urls["aws"],
+        region_name=embedded_stack.region,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        stranger.create_function(
+            FunctionName="stranger",
+            Runtime="python3.11",
+            Role="arn:aws:iam::123456789012:role/any",
+            Handler="pty.spawn",
+            Code={"ZipFile": _zip({"app.py": ""})},
+        )
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"
+    names = [
+        f["FunctionName"] for f in embedded_stack.client("lambda").list_functions()["Functions"]
+    ]
+    assert "stranger" not in names
