@@ -99,6 +99,11 @@ class FunctionCode:
                 raise CodeRefusedError(
                     module_name, f"No module named '{name}' in the function's code"
                 )
+            loaded = sys.modules.get(name)
+            if loaded is not None and _same_file(loaded, spec):
+                module = loaded  # imported already (a preload) from this very file
+                search = list(spec.submodule_search_locations or [])
+                continue
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             try:
@@ -130,3 +135,10 @@ class FunctionCode:
         places = [spec.origin] if spec.has_location and spec.origin else []
         places += list(spec.submodule_search_locations or [])
         return bool(places) and all(Path(place).resolve().is_relative_to(root) for place in places)
+
+
+def _same_file(module: ModuleType, spec: importlib.machinery.ModuleSpec) -> bool:
+    loaded_from = getattr(module, "__file__", None)
+    if not loaded_from or not spec.has_location or not spec.origin:
+        return False
+    return Path(loaded_from).resolve() == Path(spec.origin).resolve()
