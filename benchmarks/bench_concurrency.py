@@ -93,15 +93,19 @@ def cpu_seconds(roots: list[int]) -> float:
 
 
 Driver = Callable[[], tuple[str, float]]
+# The stack's credentials: from `testbed up --json`, or (with --api-url) the environment's
+# AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as `testbed up` prints them.
+CREDENTIALS: list[Credentials] = []
+PEER_CREDENTIALS = Credentials("testing", "testing")  # MiniStack takes any
 
 
-def sfn_client(endpoint: str, level: int) -> Any:
+def sfn_client(endpoint: str, level: int, credentials: Credentials) -> Any:
     return boto3.client(
         "stepfunctions",
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
         config=Config(max_pool_connections=max(10, level), retries={"mode": "standard"}),
     )
 
@@ -125,7 +129,7 @@ def one_request(url: str) -> tuple[str, float]:
         status, _ = signed_post(
             url,
             body,
-            credentials=Credentials("testing", "testing"),
+            credentials=CREDENTIALS[0],
             region="us-east-1",
             timeout_s=60,
         )
@@ -236,9 +240,16 @@ def main() -> int:
     if args.api_url:
         api_url, pids = args.api_url, [int(p) for p in args.pids.split(",") if p]
         wanted.discard("sfn")
+        CREDENTIALS.append(
+            Credentials(os.environ["AWS_ACCESS_KEY_ID"], os.environ["AWS_SECRET_ACCESS_KEY"])
+        )
     else:
         process, outputs = start_testbed()
         api_url, pids = outputs["endpoints"]["api"], [process.pid]
+        described = outputs["credentials"]
+        CREDENTIALS.append(
+            Credentials(described["AWS_ACCESS_KEY_ID"], described["AWS_SECRET_ACCESS_KEY"])
+        )
     peer = start_peer(args) if "ministack" in wanted else None
     try:
         url = api_url.rstrip("/") + "/run"
@@ -247,10 +258,10 @@ def main() -> int:
             series["embedded POST /run"] = (lambda level: lambda: one_request(url), pids)
         if "sfn" in wanted:
             aws, arn = outputs["endpoints"]["aws"], outputs["state_machine_arn"]
-            series["embedded StartExecution"] = (sfn_driver(aws, arn), pids)
+            series["embedded StartExecution"] = (sfn_driver(aws, arn, CREDENTIALS[0]), pids)
         if peer is not None:
             series["ministack StartExecution"] = (
-                sfn_driver(peer.endpoint, peer.state_machine_arn),
+                sfn_driver(peer.endpoint, peer.state_machine_arn, PEER_CREDENTIALS),
                 peer.pids,
             )
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name in series}
@@ -274,9 +285,11 @@ def main() -> int:
     return 0
 
 
-def sfn_driver(endpoint: str, state_machine_arn: str) -> Callable[[int], Driver]:
+def sfn_driver(
+    endpoint: str, state_machine_arn: str, credentials: Credentials
+) -> Callable[[int], Driver]:
     def make(level: int) -> Driver:
-        sfn = sfn_client(endpoint, level)
+        sfn = sfn_client(endpoint, level, credentials)
         return lambda: one_execution(sfn, state_machine_arn)
 
     return make

@@ -25,6 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.lambda_runtime.limits import FULL_VCPU_MB, HostLimits
 from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig, LambdaRuntime
 
@@ -48,6 +49,7 @@ def config(name: str, handler: str, memory_mb: int, sample: int = 0) -> Function
         timeout_s=120,
         memory_mb=memory_mb,
         environment={"SAMPLE": str(sample), "TABLE_NAME": "bench"},
+        code=FunctionCode.of_package("serverless_testbed.handlers"),
     )
 
 

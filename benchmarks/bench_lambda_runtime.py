@@ -27,6 +27,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 from rich.console import Console
 
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig, LambdaRuntime
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the handler modules beside this file
@@ -50,6 +51,7 @@ def config(name: str, handler: str, sample: int = 0) -> FunctionConfig:
         timeout_s=30,
         memory_mb=128,
         environment={"SAMPLE": str(sample)},  # a new value retires the previous container
+        code=FunctionCode(str(Path(__file__).resolve().parent)),
     )
 
 

@@ -29,8 +29,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from botocore.credentials import Credentials
-
 from serverless_testbed.pipeline.contract import STAGE_TIMESTAMPS
 from serverless_testbed.signed_http import signed_post
 
@@ -90,13 +88,11 @@ def time_to_ready(cold_cache: bool) -> float:
         process.wait(timeout=30)
 
 
-def post_run(url: str) -> tuple[float, dict[str, Any]]:
+def post_run(url: str, credentials: Any) -> tuple[float, dict[str, Any]]:
     """POST /run signed with SigV4, as any client of the IAM-authorized API (signing timed)."""
     body = json.dumps({"payload": {"bench": True}}).encode()
     started = time.perf_counter()
-    status, raw = signed_post(
-        url, body, credentials=Credentials("testing", "testing"), region="us-east-1", timeout_s=60
-    )
+    status, raw = signed_post(url, body, credentials=credentials, region="us-east-1", timeout_s=60)
     elapsed_ms = (time.perf_counter() - started) * 1000
     if status != 200:
         raise RuntimeError(f"POST {url}: HTTP {status}: {raw[:200]!r}")
@@ -171,10 +167,10 @@ def main() -> int:
 
     with EmbeddedStack(with_redis=False) as stack:
         url = f"{stack.deployment.api_url}/run"
-        cold_ms, _cold = post_run(url)
+        cold_ms, _cold = post_run(url, stack.deployment.session.get_credentials())
         warm, stages = [], []
         for _ in range(args.runs):
-            elapsed, result = post_run(url)
+            elapsed, result = post_run(url, stack.deployment.session.get_credentials())
             assert result["status"] == "SUCCEEDED", result
             warm.append(elapsed)
             stages.append(stage_split(result["output"]))

@@ -1,8 +1,9 @@
 """POST to an IAM-authorized HTTP API, signed with SigV4 as API Gateway expects.
 
 The pipeline's ``POST /run`` uses ``AWS_IAM`` (template.yaml): on AWS an unsigned request gets
-403. The embedded and containers stacks check that a request is signed (not the signature
-itself, as moto does not), so a client that forgets to sign fails locally too.
+403. The embedded stack verifies the signature against its own credentials; the containers
+stack checks that a request is signed (LocalStack checks no signature), so a client that
+forgets to sign fails locally too.
 """
 
 from __future__ import annotations

@@ -4,31 +4,46 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from botocore.credentials import Credentials
+from botocore.credentials import Credentials, ReadOnlyCredentials
 
 from serverless_testbed.signed_http import post, signed_post
 
 T = TypeVar("T")
-# The local stacks take any signed request (as moto, they check no signature).
+# LocalStack (the containers target) and a gateway started without credentials take any
+# signed request; the embedded stack takes only its own credentials (stack.credentials).
 LOCAL_CREDENTIALS = Credentials("testing", "testing")
+AnyCredentials = Credentials | ReadOnlyCredentials | Mapping[str, str]
 
 
 def http_post(
-    url: str, body: Any, timeout_s: float = 60, *, signed: bool = True, region: str = "us-east-1"
+    url: str,
+    body: Any,
+    timeout_s: float = 60,
+    *,
+    credentials: AnyCredentials = LOCAL_CREDENTIALS,
+    signed: bool = True,
+    region: str = "us-east-1",
 ) -> tuple[int, dict[str, Any]]:
-    """POST a JSON body (or raw bytes), SigV4-signed unless ``signed=False``; return
-    (status, parsed JSON body)."""
+    """POST a JSON body (or raw bytes), SigV4-signed with ``credentials`` (a botocore
+    Credentials, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY as in a stack's ``credentials``
+    and `testbed up --json`) unless ``signed=False``; return (status, parsed JSON body)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
     if signed:
         status, raw = signed_post(
-            url, data, credentials=LOCAL_CREDENTIALS, region=region, timeout_s=timeout_s
+            url, data, credentials=as_credentials(credentials), region=region, timeout_s=timeout_s
         )
     else:
         status, raw = post(url, data, timeout_s=timeout_s)
     return status, _parse(raw)
+
+
+def as_credentials(credentials: AnyCredentials) -> Credentials | ReadOnlyCredentials:
+    if isinstance(credentials, Credentials | ReadOnlyCredentials):
+        return credentials
+    return Credentials(credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"])
 
 
 def _parse(raw: bytes) -> dict[str, Any]:

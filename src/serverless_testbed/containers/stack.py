@@ -116,7 +116,7 @@ class ContainersStack(EmulatedStack):
             from serverless_testbed.containers.services import RedisContainer
 
             self.urls["redis"] = self._run(RedisContainer(self._shared_network())).url()
-        self._dummy_session()
+        self._new_session()
         self.client("lambda")  # made before the gateway's threads share it
         self._gateway = LocalApiGateway(self.invoke, *self._api_address)
         self._gateway.start()

@@ -268,17 +268,21 @@ def _announce(stack: Any, elapsed_s: float, json_file: str | None) -> None:
         hour_s = 3600 * stack.wait_scale
         print(f"wait scale: {stack.wait_scale:g} (a one-hour Wait state takes {hour_s:g} s)")
     print(f"ready in {elapsed_s:.2f} s (stack {deployment.stack_name!r}, Ctrl-C stops it)")
+    credentials = stack.credentials  # the stack's own: its endpoints refuse any other
+    key, secret = credentials["AWS_ACCESS_KEY_ID"], credentials["AWS_SECRET_ACCESS_KEY"]
+    print(
+        f"export AWS_ENDPOINT_URL={shlex.quote(stack.urls['aws'])} AWS_ACCESS_KEY_ID={key} "
+        f"AWS_SECRET_ACCESS_KEY={shlex.quote(secret)} AWS_DEFAULT_REGION={deployment.region}"
+    )
     body = shlex.quote(json.dumps({"payload": {"hello": "world"}}))
     sigv4 = f"aws:amz:{deployment.region}:execute-api"  # POST /run is IAM-authorized
     print(
-        f"try: curl -s --aws-sigv4 {sigv4} --user testing:testing "
+        f"try: curl -s --aws-sigv4 {sigv4} --user {shlex.quote(f'{key}:{secret}')} "
         f"-H 'Content-Type: application/json' -X POST {deployment.api_url}/run -d {body}"
     )
     print(
-        "     AWS_ENDPOINT_URL={} AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing "
-        "aws stepfunctions list-executions --state-machine-arn {} --region {}".format(
-            stack.urls["aws"], deployment.state_machine_arn, deployment.region
-        )
+        "     aws stepfunctions list-executions --state-machine-arn "
+        f"{deployment.state_machine_arn}  (after the export above)"
     )
     sys.stdout.flush()
 

@@ -13,14 +13,19 @@ poller, the local HTTP API, and a Redis-protocol server.
 from __future__ import annotations
 
 import gc
+import hashlib
+import io
 import json
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
+import zipfile
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +33,8 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any, Self
+
+from botocore.credentials import Credentials
 
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
 from serverless_testbed.embedded import direct_deploy
@@ -38,7 +45,9 @@ from serverless_testbed.embedded.health import (
     exited,
     port_answers,
 )
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.moto import patches as moto_patches
+from serverless_testbed.embedded.moto import speed
 from serverless_testbed.embedded.moto import wait_scale as moto_wait_scale
 from serverless_testbed.emulation import provision
 from serverless_testbed.emulation.defaults import (
@@ -50,8 +59,11 @@ from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi, T
 from serverless_testbed.emulation.invoke import InvokeOutcome
 from serverless_testbed.emulation.ports import naming_the_port
 from serverless_testbed.emulation.stack import EmulatedStack
+from serverless_testbed.signed_http import signed_post
 
 LOG_LINES_KEPT = 2000  # per function
+# The template's handlers: the only installed code a function may run (its placeholder zip).
+TEMPLATE_HANDLERS_PACKAGE = "serverless_testbed.handlers"
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +98,10 @@ class EmbeddedStack(EmulatedStack):
             raise ValueError(f"lambda_concurrency must be at least 1, not {lambda_concurrency}")
         self._lambda_concurrency = lambda_concurrency
         self._wait_scale = moto_wait_scale.checked_wait_scale(wait_scale)
+        # The stack's own AWS credentials: its endpoint and HTTP API answer no others.
+        self._credentials = Credentials(
+            "AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
+        )
         super().__init__(
             stack_name=stack_name, region=region, template=template, parameters=parameters
         )
@@ -105,6 +121,8 @@ class EmbeddedStack(EmulatedStack):
         self._functions_registered: dict[str, Any] = {}
         self._resource_ids: dict[str, dict[str, str]] = {}
         self._register_lock = threading.Lock()
+        self._function_code: dict[str, FunctionCode] = {}  # by the zip's SHA-256
+        self._code_root: Path | None = None  # the unpacked zips, removed at close
         self._moto: Any = None
         self._runtime: Any = None
         self._gateway: LocalApiGateway | None = None
@@ -143,17 +161,23 @@ class EmbeddedStack(EmulatedStack):
                 pool.submit(self._start_redis) if self._with_redis else None
             )
             try:
+                speed.set_interpreter_credentials(
+                    self._credentials.access_key, self._credentials.secret_key
+                )
+                parts.callback(speed.set_interpreter_credentials, "ak", "sk")
                 with naming_the_port("aws", self._aws_port):
-                    self._moto = MotoServer(port=self._aws_port).start()
+                    self._moto = MotoServer(
+                        port=self._aws_port, credentials=self._credentials
+                    ).start()
                 parts.callback(self._moto.stop)
                 # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
                 os.environ["MOTO_PORT"] = str(self._moto.port)
                 self.urls["aws"] = self._moto.url
-                _post_json(
+                self._post_signed(
                     f"{self.urls['aws']}/moto-api/config",
                     {"stepfunctions": {"execute_state_machine": True}},
                 )
-                self._dummy_session()
+                self._new_session()
                 self._runtime = LambdaRuntime(
                     self.client_environment(),
                     idle_timeout_s=self._idle_timeout_s,
@@ -165,7 +189,10 @@ class EmbeddedStack(EmulatedStack):
                 parts.callback(self._runtime.close)
                 with naming_the_port("api", self._api_port):
                     self._gateway = LocalApiGateway(
-                        self.invoke, port=self._api_port, throttle=self._api_throttle
+                        self.invoke,
+                        port=self._api_port,
+                        throttle=self._api_throttle,
+                        credentials=self._credentials,
                     )
                 self._gateway.start()
                 parts.callback(self._gateway.stop)
@@ -224,13 +251,34 @@ class EmbeddedStack(EmulatedStack):
             super().close()
         finally:
             self._poller = self._gateway = self._runtime = self._moto = self._redis = None
+            self._function_code, self._code_root = {}, None
+            self._functions_registered = {}
 
     def _start_redis(self) -> Any:
         from serverless_testbed.embedded.redis_server import RedisServer
 
         return RedisServer(port=self._redis_port, password=secrets.token_hex(16)).start()
 
+    def _post_signed(self, url: str, body: dict[str, Any]) -> None:
+        status, answer = signed_post(
+            url,
+            json.dumps(body).encode(),
+            credentials=self._credentials,
+            region=self.region,
+            timeout_s=10,
+        )
+        if not 200 <= status < 300:
+            raise RuntimeError(f"POST {url} answered {status}: {answer[:200]!r}")
+
     # -- what users and tests use --------------------------------------------------------
+    @property
+    def credentials(self) -> dict[str, str]:
+        """The stack's random AWS credentials: its endpoint and HTTP API accept no others."""
+        return {
+            "AWS_ACCESS_KEY_ID": self._credentials.access_key,
+            "AWS_SECRET_ACCESS_KEY": self._credentials.secret_key,
+        }
+
     @property
     def wait_scale(self) -> float:
         """How Step Functions Wait states are scaled: 0.001 makes an hour 3.6 s."""
@@ -383,32 +431,69 @@ class EmbeddedStack(EmulatedStack):
         """Give the runtime the function's current configuration, as moto holds it."""
         from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig
 
-        config = FunctionConfig(
-            name=function.function_name,
-            arn=function.function_arn,
-            handler=function.handler,
-            timeout_s=float(function.timeout),
-            memory_mb=int(function.memory_size),
-            environment={k: str(v) for k, v in (function.environment_vars or {}).items()},
-            reserved_concurrency=(
-                None
-                if function.reserved_concurrency is None
-                else int(function.reserved_concurrency)
-            ),
-        )
         with self._register_lock:
+            code = self._deployed_code(function)
+            config = FunctionConfig(
+                name=function.function_name,
+                arn=function.function_arn,
+                handler=function.handler,
+                timeout_s=float(function.timeout),
+                memory_mb=int(function.memory_size),
+                environment={k: str(v) for k, v in (function.environment_vars or {}).items()},
+                code=code,
+                reserved_concurrency=(
+                    None
+                    if function.reserved_concurrency is None
+                    else int(function.reserved_concurrency)
+                ),
+            )
             if self._functions_registered.get(config.name) != config:
+                refusal = code.refusal(str(function.handler).rpartition(".")[0])
+                if refusal is not None:
+                    log.warning(
+                        "embedded stack: function %s: handler %r refused (%s); its invokes fail",
+                        config.name,
+                        function.handler,
+                        refusal,
+                    )
                 self._runtime.register(config)
                 self._functions_registered[config.name] = config
         return config.name
 
+    def _deployed_code(self, function: Any) -> FunctionCode:
+        """The code a function may run: the installed handlers for the provisioner's
+        placeholder, else its own zip unpacked in its own directory (once per code hash)."""
+        archive: bytes = getattr(function, "code_bytes", b"") or b""
+        # moto's CodeSha256 of the bytes it holds (hashing here would cost every invoke).
+        sha = str(getattr(function, "code_sha_256", "")) or hashlib.sha256(archive).hexdigest()
+        digest = hashlib.sha256(sha.encode()).hexdigest()[:32]
+        known = self._function_code.get(digest)
+        if known is None:
+            if _is_placeholder(archive):
+                known = FunctionCode.of_package(TEMPLATE_HANDLERS_PACKAGE)
+            else:
+                if self._code_root is None:
+                    self._code_root = Path(tempfile.mkdtemp(prefix="testbed-lambda-code-"))
+                    self._parts.callback(shutil.rmtree, self._code_root, True)
+                known = FunctionCode.unpacked(archive, self._code_root / digest)
+            self._function_code[digest] = known
+        return known
 
-def _post_json(url: str, body: dict[str, Any]) -> None:
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        response.read()
+
+def _is_placeholder(archive: bytes) -> bool:
+    """The code the provisioner deploys for the template's functions (the runtime runs
+    their handlers from the installed package): index.py with INLINE_CODE, and moto's
+    cfnresponse.py when it came through CloudFormation."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(archive)) as zipped:
+            names = set(zipped.namelist())
+            return (
+                "index.py" in names
+                and names <= {"index.py", "cfnresponse.py"}
+                and zipped.read("index.py").decode() == provision.INLINE_CODE
+            )
+    except (zipfile.BadZipFile, UnicodeDecodeError):
+        return False
 
 
 def _port_of(url: str) -> int:

@@ -1,7 +1,8 @@
 """The file a running local stack describes itself in (`testbed up --json`, `testbed serve
 --json`): its endpoints, outputs and resources, for scripts and for attaching to it
-(``targets.attached``). It can hold the stack's Redis password, so only its owner may read it,
-and it is written before the stack says "ready", so whoever waits for that line finds it whole.
+(``targets.attached``). It holds the stack's secrets (its AWS credentials, its Redis
+password), so only its owner may read it, and it is written before the stack says "ready",
+so whoever waits for that line finds it whole.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ def description(stack: Any) -> dict[str, Any]:
     deployment = stack.deployment
     return {
         "endpoints": stack.urls,
+        # AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY the stack's endpoints accept.
+        "credentials": stack.credentials,
         "stack": deployment.stack_name,
         "region": deployment.region,
         "target": deployment.target,

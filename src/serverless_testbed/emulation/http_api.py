@@ -5,8 +5,10 @@ provisioner writes that base into the stack's ApiUrl output, so clients find it 
 they find a real API: from the stack outputs.
 
 Routes with IAM authorization (``AWS_IAM``) answer an unsigned request 403, as API Gateway
-does. The SigV4 signature itself is not verified (moto verifies no signature either): the
-point is that a client which forgets to sign fails here, not first on AWS.
+does. Given ``credentials`` (the embedded stack's), the SigV4 signature is verified too and
+a request signed with any other credentials is refused 403 as API Gateway refuses it;
+without (the containers engine, whose LocalStack checks no signature), a client that forgets
+to sign still fails here, not first on AWS.
 
 Under load it answers the way API Gateway does, never with a reset: the listen backlog holds
 a burst of connections (socketserver's default of 5 reset connections from 32 in flight), and
@@ -33,6 +35,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from botocore.credentials import Credentials
+
+from serverless_testbed.emulation import sigv4
 from serverless_testbed.emulation.invoke import FunctionThrottled, Invoke
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
@@ -112,8 +117,10 @@ class LocalApiGateway:
         host: str = "127.0.0.1",
         port: int = 0,
         throttle: Throttle | None = None,
+        credentials: Credentials | None = None,
     ) -> None:
         self._invoke = invoke
+        self._credentials = credentials
         self._apis: list[MountedApi] = []
         self._lock = threading.Lock()
         self.throttle = throttle or Throttle()
@@ -201,6 +208,13 @@ class LocalApiGateway:
         if signed and access_key is None:
             _reply(request, HTTPStatus.FORBIDDEN, {"message": "Forbidden"})
             return
+        if signed and self._credentials is not None:
+            refusal = sigv4.check(
+                request.command, request.path, request.headers.items(), body, self._credentials
+            )
+            if refusal is not None:
+                _reply(request, HTTPStatus.FORBIDDEN, {"message": refusal.message})
+                return
         if not self.throttle.admit():
             _reply(request, HTTPStatus.TOO_MANY_REQUESTS, TOO_MANY_REQUESTS)
             return

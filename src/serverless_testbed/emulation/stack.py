@@ -78,19 +78,26 @@ class EmulatedStack:
         scales them)."""
         return 1.0
 
+    @property
+    def credentials(self) -> dict[str, str]:
+        """AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY that this stack's endpoint accepts
+        (the containers engine's LocalStack takes any: dummy ones)."""
+        return dict(DUMMY_CREDENTIALS)
+
     def client_environment(self) -> dict[str, str]:
         """Environment for boto3 clients (and processes) to reach this stack."""
         return {
             "AWS_ENDPOINT_URL": self.urls["aws"],
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            **DUMMY_CREDENTIALS,
+            **self.credentials,
         }
 
-    def _dummy_session(self) -> boto3.Session:
+    def _new_session(self) -> boto3.Session:
+        credentials = self.credentials
         self._session = boto3.Session(
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
             region_name=self.region,
         )
         return self._session

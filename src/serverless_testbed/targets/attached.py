@@ -44,6 +44,7 @@ class AttachedStack:
         self.stack_name = deployment.stack_name
         self.region = deployment.region
         self.urls = dict(urls)
+        self._credentials = dict(DUMMY_CREDENTIALS)
 
     @classmethod
     def read(cls, target: Target, path: Path) -> AttachedStack:
@@ -59,9 +60,10 @@ class AttachedStack:
             )
         _check_reachable(urls["aws"], path)
         region = str(described.get("region", ""))
+        credentials = _credentials(described.get("credentials"), path)
         session = boto3.Session(
-            aws_access_key_id=DUMMY_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-            aws_secret_access_key=DUMMY_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
             region_name=region,
         )
         deployment = deployment_from_outputs(
@@ -73,12 +75,14 @@ class AttachedStack:
             endpoint_url=urls["aws"],
         )
         resources = described.get("resources")
-        return cls(
+        attached = cls(
             deployment,
             urls,
             float(described.get("wait_scale", 1.0)),
             {str(k): str(v) for k, v in resources.items()} if isinstance(resources, dict) else None,
         )
+        attached._credentials = credentials
+        return attached
 
     @property
     def deployment(self) -> Deployment:
@@ -96,7 +100,7 @@ class AttachedStack:
             "AWS_ENDPOINT_URL": self.urls["aws"],
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            **DUMMY_CREDENTIALS,
+            **self._credentials,
         }
 
     def resource_ids(self) -> dict[str, str]:
@@ -131,6 +135,19 @@ class AttachedStack:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _credentials(described: Any, path: Path) -> dict[str, str]:
+    """The stack's AWS credentials as the file holds them (the embedded stack accepts no
+    others); dummy ones when the file has none (a LocalStack takes any)."""
+    if described is None:
+        return dict(DUMMY_CREDENTIALS)
+    names = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+    if not isinstance(described, dict) or not all(
+        isinstance(described.get(name), str) and described[name] for name in names
+    ):
+        raise UsageError(f"{path}: credentials must hold {' and '.join(names)}")
+    return {name: described[name] for name in names}
 
 
 def _check_reachable(url: str, path: Path) -> None:

@@ -39,8 +39,8 @@ def _sfn(described: Path) -> tuple[Any, str]:
         "stepfunctions",
         endpoint_url=stack["endpoints"]["aws"],
         region_name=stack["region"],
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=stack["credentials"]["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=stack["credentials"]["AWS_SECRET_ACCESS_KEY"],
     )
     return client, stack["outputs"]["DelayStateMachineArn"]
 

@@ -73,13 +73,13 @@ def _parsed(path: Path) -> dict[str, Any]:
     return parsed
 
 
-def _client(service: str, endpoint: str) -> Any:
+def _client(service: str, endpoint: str, credentials: dict[str, str]) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint,
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
     )
 
 
@@ -90,7 +90,12 @@ def test_128_in_flight_are_all_answered_and_every_200_is_one_execution_and_one_i
 
     def one(_: int) -> tuple[int | str, dict[str, Any]]:
         try:
-            return http_post(url, {"request_id": f"load-{uuid.uuid4().hex}"}, timeout_s=120)
+            return http_post(
+                url,
+                {"request_id": f"load-{uuid.uuid4().hex}"},
+                timeout_s=120,
+                credentials=up["credentials"],
+            )
         except OSError as error:  # a reset or a refused connection: what must not happen
             return type(error).__name__, {}
 
@@ -105,7 +110,9 @@ def test_128_in_flight_are_all_answered_and_every_200_is_one_execution_and_one_i
     assert all(body["status"] == "SUCCEEDED" for body in ok)
 
     aws = up["endpoints"]["aws"]
-    sfn, dynamodb, sqs = (_client(s, aws) for s in ("stepfunctions", "dynamodb", "sqs"))
+    sfn, dynamodb, sqs = (
+        _client(s, aws, up["credentials"]) for s in ("stepfunctions", "dynamodb", "sqs")
+    )
     executions = [
         execution
         for page in sfn.get_paginator("list_executions").paginate(

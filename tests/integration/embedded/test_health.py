@@ -115,7 +115,8 @@ def test_a_killed_lambda_zygote_is_restarted_and_the_pipeline_keeps_working(
     up: tuple[UpProcess, Stderr, Path],
 ) -> None:
     process, stderr, description = up
-    api = json.loads(description.read_text())["endpoints"]["api"]
+    described = json.loads(description.read_text())
+    api = described["endpoints"]["api"]
     zygote = child_running(process, "lambda_runtime.zygote")
 
     os.kill(zygote, signal.SIGKILL)
@@ -124,7 +125,9 @@ def test_a_killed_lambda_zygote_is_restarted_and_the_pipeline_keeps_working(
         lambda: stderr.saying("the lambda zygote died"), timeout_s=30, what="the zygote's death"
     )
     assert child_running(process, "lambda_runtime.zygote") != zygote
-    status, output = http_post(f"{api}/run", {"payload": {"after": "zygote"}})
+    status, output = http_post(
+        f"{api}/run", {"payload": {"after": "zygote"}}, credentials=described["credentials"]
+    )
     assert status == 200, output
     assert output["status"] == "SUCCEEDED"
     assert process.process.poll() is None

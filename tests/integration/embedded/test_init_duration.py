@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig, LambdaRuntime
 
 SLOW_IMPORT_S = 0.6  # of CPU time: the zygote measures what it hides in CPU time
@@ -28,6 +29,7 @@ def function(name: str, handler: str) -> FunctionConfig:
         timeout_s=5.0,
         memory_mb=256,
         environment={},
+        code=FunctionCode.of_package("tests.integration.embedded.fixtures_handlers"),
     )
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.lambda_runtime.limits import (
     CGROUP_ROOT,
     Controller,
@@ -38,6 +39,7 @@ def probe(memory_mb: int, name: str = "probe") -> FunctionConfig:
         timeout_s=30.0,
         memory_mb=memory_mb,
         environment={},
+        code=FunctionCode.of_package("serverless_testbed.handlers"),
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.lambda_runtime.runtime import (
     FunctionConfig,
     FunctionNotFoundError,
@@ -39,6 +40,7 @@ def function(
         timeout_s=timeout_s,
         memory_mb=256,
         environment=environment,
+        code=FunctionCode.of_package(HANDLERS),
     )
 
 

@@ -4,12 +4,17 @@ answered, and a client's connection is kept alive between calls."""
 from __future__ import annotations
 
 import socket
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from serverless_testbed.embedded.moto.server import MotoServer
 
@@ -67,3 +72,73 @@ def test_a_taken_port_is_an_os_error() -> None:
         taken.listen()
         with pytest.raises(OSError):
             MotoServer(port=taken.getsockname()[1]).start()
+
+
+STACK_CREDENTIALS = Credentials("AKIASTACK00000000001", "the-stacks-secret")
+
+
+@pytest.fixture(scope="module")
+def signed_server() -> Iterator[MotoServer]:
+    server = MotoServer(credentials=STACK_CREDENTIALS).start()
+    yield server
+    server.stop()
+
+
+def _client(server: MotoServer, service: str, key: str, secret: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=server.url,
+        region_name="us-east-1",
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        config=Config(retries={"max_attempts": 1}),
+    )
+
+
+@pytest.mark.parametrize("service", ["sqs", "lambda", "iam", "stepfunctions", "dynamodb"])
+def test_with_credentials_a_request_signed_with_them_passes(
+    signed_server: MotoServer, service: str
+) -> None:
+    client = _client(signed_server, service, STACK_CREDENTIALS.access_key, "the-stacks-secret")
+    calls = {
+        "sqs": "list_queues",
+        "lambda": "list_functions",
+        "iam": "list_roles",
+        "stepfunctions": "list_state_machines",
+        "dynamodb": "list_tables",
+    }
+    answer = getattr(client, calls[service])()
+    assert answer["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+
+@pytest.mark.parametrize(
+    ("service", "key", "secret", "code"),
+    [
+        ("lambda", "testing", "testing", "UnrecognizedClientException"),
+        ("sqs", "testing", "testing", "UnrecognizedClientException"),
+        ("iam", "testing", "testing", "UnrecognizedClientException"),
+        ("lambda", STACK_CREDENTIALS.access_key, "guessed", "InvalidSignatureException"),
+        ("dynamodb", STACK_CREDENTIALS.access_key, "guessed", "InvalidSignatureException"),
+    ],
+)
+def test_with_credentials_other_signatures_are_refused_403(
+    signed_server: MotoServer, service: str, key: str, secret: str, code: str
+) -> None:
+    client = _client(signed_server, service, key, secret)
+    call = {"lambda": "list_functions", "sqs": "list_queues", "iam": "list_roles"}
+    with pytest.raises(ClientError) as refused:
+        getattr(client, call.get(service, "list_tables"))()
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert refused.value.response["Error"]["Code"] == code
+
+
+@pytest.mark.parametrize("path", ["/moto-api/", "/moto-api/reset", "/2015-03-31/functions/"])
+def test_with_credentials_unsigned_requests_are_refused_even_moto_api(
+    signed_server: MotoServer, path: str
+) -> None:
+    method = "POST" if path.endswith("reset") else "GET"
+    request = urllib.request.Request(f"{signed_server.url}{path}", method=method)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 403
+    assert refused.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"

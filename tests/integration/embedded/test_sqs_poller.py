@@ -23,6 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig, LambdaRuntime
 from serverless_testbed.embedded.sqs_poller import EventSourcePoller
 from tests.integration.helpers import wait_until
@@ -191,6 +192,7 @@ def mapped_queue(
                 timeout_s=float(function["Timeout"]),
                 memory_mb=int(function["MemorySize"]),
                 environment=function["Environment"]["Variables"],
+                code=FunctionCode.of_package("tests.integration.embedded.fixtures_handlers"),
             )
         )
         mapping = lambda_client.create_event_source_mapping(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import shlex
 import signal
 import socket
 import stat
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.exceptions
 import pytest
 import redis
 
@@ -123,10 +125,26 @@ def test_up_prints_one_line_per_endpoint_then_ready_then_how_to_curl(
     assert f"{endpoints['api']}/run" in curl
 
 
-def test_the_printed_endpoints_serve_the_pipeline_and_redis(running_up: UpProcess) -> None:
-    endpoints = running_up.endpoints()
+def _printed_credentials(up: UpProcess) -> dict[str, str]:
+    export = next(line for line in up.seen if line.startswith("export "))
+    pairs = (word.split("=", 1) for word in shlex.split(export)[1:])
+    return {name: value for name, value in pairs if name.startswith("AWS_")}
 
-    status, output = http_post(f"{endpoints['api']}/run", {"payload": {"from": "up"}})
+
+def test_the_printed_endpoints_serve_the_pipeline_and_redis(
+    running_up: UpProcess, up_json: Path
+) -> None:
+    endpoints = running_up.endpoints()
+    if not any(line.startswith("try: curl") for line in running_up.seen):
+        running_up.read_until("try: curl", 5)  # the export line comes before it
+    printed = _printed_credentials(running_up)
+    credentials = json.loads(up_json.read_text())["credentials"]
+    assert printed["AWS_ACCESS_KEY_ID"] == credentials["AWS_ACCESS_KEY_ID"]
+    assert printed["AWS_SECRET_ACCESS_KEY"] == credentials["AWS_SECRET_ACCESS_KEY"]
+
+    status, output = http_post(
+        f"{endpoints['api']}/run", {"payload": {"from": "up"}}, credentials=credentials
+    )
 
     assert status == 200, output
     assert output["status"] == "SUCCEEDED"
@@ -134,12 +152,32 @@ def test_the_printed_endpoints_serve_the_pipeline_and_redis(running_up: UpProces
         "stepfunctions",
         endpoint_url=endpoints["aws"],
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
     )
     described = sfn.describe_execution(executionArn=output["execution_arn"])
     assert described["status"] == "SUCCEEDED"
     assert redis.Redis.from_url(endpoints["redis"]).ping() is True
+
+
+def test_the_endpoints_refuse_requests_not_signed_with_the_stacks_credentials(
+    running_up: UpProcess,
+) -> None:
+    endpoints = running_up.endpoints()
+    stranger = boto3.client(
+        "lambda",
+        endpoint_url=endpoints["aws"],
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        stranger.list_functions()
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+    status, output = http_post(f"{endpoints['api']}/run", {"payload": {}})  # dummy credentials
+    assert status == 403, output
 
 
 def test_redis_needs_the_stacks_own_password_which_only_its_outputs_carry(
@@ -219,6 +257,10 @@ def test_a_second_stack_in_the_same_process_is_refused_and_the_first_keeps_worki
     with pytest.raises(UsageError, match="already running in this process"):
         EmbeddedStack(stack_name="second", with_redis=False).start()
 
-    status, output = http_post(f"{embedded_stack.deployment.api_url}/run", {"payload": {}})
+    status, output = http_post(
+        f"{embedded_stack.deployment.api_url}/run",
+        {"payload": {}},
+        credentials=embedded_stack.credentials,
+    )
     assert status == 200, output
     assert output["status"] == "SUCCEEDED"

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from botocore.credentials import Credentials
 
 from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi, Throttle
 from serverless_testbed.emulation.invoke import Invoked
@@ -145,3 +146,34 @@ def test_requests_over_the_throttle_get_api_gateways_429() -> None:
         {"message": "Too Many Requests"}
     ] * 5
     assert len(recorder.calls) == 3
+
+
+def test_with_credentials_only_requests_signed_with_them_reach_the_function() -> None:
+    stack_credentials = Credentials("AKIASTACK00000000001", "the-stacks-secret")
+    recorder = Recorder()
+    gateway = LocalApiGateway(recorder, credentials=stack_credentials)
+    gateway.mount(
+        MountedApi(
+            base="/s/Api",
+            api_id="Api",
+            stage="$default",
+            routes={ROUTE: "fn"},
+            signed_routes=frozenset({ROUTE}),
+        )
+    )
+    gateway.start()
+    url = f"{gateway.url}/s/Api/run"
+    try:
+        unsigned = http_post(url, {"n": 1}, signed=False)
+        dummy = http_post(url, {"n": 2})  # signed with "testing", as anyone can
+        wrong_secret = http_post(
+            url, {"n": 3}, credentials=Credentials(stack_credentials.access_key, "guessed")
+        )
+        right = http_post(url, {"n": 4}, credentials=stack_credentials)
+    finally:
+        gateway.stop()
+    assert unsigned == (403, {"message": "Forbidden"})
+    assert dummy == (403, {"message": "The security token included in the request is invalid."})
+    assert wrong_secret[0] == 403 and "signature" in wrong_secret[1]["message"]
+    assert right[0] == 200, right
+    assert [json.loads(call)["body"] for call in recorder.calls] == ['{"n": 4}']

@@ -1,6 +1,6 @@
 """The remote path, offline: template.yaml deployed into the embedded stack through its
 CloudFormation API under a stack name, then tests/remote run unchanged against it, with only
-boto3's endpoint settings (and dummy credentials) differing from a run on AWS."""
+boto3's endpoint settings (and the stack's credentials) differing from a run on AWS."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def test_the_aws_target_ignores_endpoint_settings_from_the_shell(
 def test_the_aws_target_reaches_a_stack_through_an_explicit_endpoint(
     proof_stack: Any, tmp_path: Path
 ) -> None:
-    env = clean_environment({"AWS_DEFAULT_REGION": proof_stack.region})
+    env = clean_environment({"AWS_DEFAULT_REGION": proof_stack.region, **proof_stack.credentials})
     completed = run_testbed(
         "latency", "--target", "aws", "--stack-name", STACK_NAME, "--repeat", "4",
         "--concurrency", "2", "--endpoint-url", proof_stack.urls["aws"],

@@ -22,7 +22,9 @@ def test_a_run_succeeds_end_to_end_with_every_stage_timestamp(pipeline_stack: An
     request_id = f"ok-{uuid.uuid4().hex[:12]}"
 
     status, body = http_post(
-        f"{deployment.api_url}/run", {"request_id": request_id, "payload": {"n": 1}}
+        f"{deployment.api_url}/run",
+        {"request_id": request_id, "payload": {"n": 1}},
+        credentials=deployment.session.get_credentials(),
     )
 
     assert status == 200, body
@@ -41,7 +43,11 @@ def test_a_run_succeeds_end_to_end_with_every_stage_timestamp(pipeline_stack: An
 
 def test_the_handlers_ran_in_runtime_processes_not_in_the_test(embedded_stack: Any) -> None:
     """The embedded runtime's own bookkeeping (elsewhere the functions run in Lambda's)."""
-    status, _ = http_post(f"{embedded_stack.deployment.api_url}/run", {"payload": {}})
+    status, _ = http_post(
+        f"{embedded_stack.deployment.api_url}/run",
+        {"payload": {}},
+        credentials=embedded_stack.credentials,
+    )
     assert status == 200
 
     snapshot = embedded_stack.runtime_snapshot()
@@ -76,7 +82,9 @@ def test_bad_bodies_get_a_4xx_and_start_nothing(
     sfn = deployment.client("stepfunctions")
     before = _execution_count(sfn, deployment.state_machine_arn)
 
-    got, response = http_post(f"{deployment.api_url}/run", body)
+    got, response = http_post(
+        f"{deployment.api_url}/run", body, credentials=deployment.session.get_credentials()
+    )
 
     assert got == status, response
     assert response.get("error") or response.get("message"), "the error says what is wrong"
@@ -97,7 +105,11 @@ def test_an_unsigned_request_is_forbidden_and_starts_nothing(pipeline_stack: Any
 def test_a_worker_error_fails_the_execution_with_its_name_and_cause(
     pipeline_stack: Any,
 ) -> None:
-    status, body = http_post(f"{pipeline_stack.deployment.api_url}/run", {"fail_at": "worker"})
+    status, body = http_post(
+        f"{pipeline_stack.deployment.api_url}/run",
+        {"fail_at": "worker"},
+        credentials=pipeline_stack.deployment.session.get_credentials(),
+    )
 
     assert status == 502, body
     assert body["status"] == "FAILED"
@@ -109,7 +121,11 @@ def test_a_dispatcher_error_fails_the_execution(pipeline_stack: Any) -> None:
     deployment = pipeline_stack.deployment
     queue_before = _visible_messages(deployment)
 
-    status, body = http_post(f"{deployment.api_url}/run", {"fail_at": "dispatcher"})
+    status, body = http_post(
+        f"{deployment.api_url}/run",
+        {"fail_at": "dispatcher"},
+        credentials=deployment.session.get_credentials(),
+    )
 
     assert status == 502, body
     assert body["error"] == INJECTED_FAULT_ERROR
@@ -167,7 +183,9 @@ def test_a_redelivered_message_changes_the_table_once_and_sends_one_callback(
 
         def call_api() -> None:
             result["status"], result["body"] = http_post(
-                f"{deployment.api_url}/run", {"request_id": request_id}
+                f"{deployment.api_url}/run",
+                {"request_id": request_id},
+                credentials=deployment.session.get_credentials(),
             )
 
         caller = threading.Thread(target=call_api)
@@ -252,6 +270,10 @@ def test_the_template_deploys_through_the_cloudformation_api_and_runs(
     described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     assert described["StackStatus"] == "CREATE_COMPLETE"
     assert deployment.state_machine_arn != pipeline_stack.deployment.state_machine_arn
-    status, body = http_post(f"{deployment.api_url}/run", {"payload": {"via": "cloudformation"}})
+    status, body = http_post(
+        f"{deployment.api_url}/run",
+        {"payload": {"via": "cloudformation"}},
+        credentials=deployment.session.get_credentials(),
+    )
     assert status == 200, body
     assert body["output"]["queue"] == deployment.queue_name

@@ -25,7 +25,11 @@ def test_a_worker_killed_mid_request_leaves_item_and_execution_agreeing(
 ) -> None:
     deployment = embedded_stack.deploy(f"crash-{uuid.uuid4().hex[:8]}", CRASH_PARAMETERS)
     worker = deployment.worker_function
-    status, body = http_post(f"{deployment.api_url}/run", {"payload": {"warm": "up"}})
+    status, body = http_post(
+        f"{deployment.api_url}/run",
+        {"payload": {"warm": "up"}},
+        credentials=deployment.session.get_credentials(),
+    )
     assert status == 200, body
     pids = embedded_stack.runtime_snapshot()[worker]["container_pids"]
     assert pids, "a warm worker container"
@@ -38,7 +42,9 @@ def test_a_worker_killed_mid_request_leaves_item_and_execution_agreeing(
 
     def call_api() -> None:
         result["status"], result["body"] = http_post(
-            f"{deployment.api_url}/run", {"request_id": request_id}
+            f"{deployment.api_url}/run",
+            {"request_id": request_id},
+            credentials=deployment.session.get_credentials(),
         )
 
     caller = threading.Thread(target=call_api)

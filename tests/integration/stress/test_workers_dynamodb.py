@@ -24,17 +24,17 @@ def dynamodb_endpoint(embedded_stack: Any) -> str:
 
 
 @pytest.fixture
+def credentials(embedded_stack: Any) -> dict[str, str]:
+    return embedded_stack.credentials  # the stack's endpoint accepts no other
+
+
+@pytest.fixture
 def table_name() -> str:
     return f"stress-test-{uuid.uuid4().hex[:8]}"  # the stack lives for the whole session
 
 
-def aws_env(endpoint: str) -> dict[str, str]:
-    return {
-        "AWS_ENDPOINT_URL_DYNAMODB": endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-    }
+def aws_env(endpoint: str, credentials: dict[str, str]) -> dict[str, str]:
+    return {"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_REGION": "us-east-1", **credentials}
 
 
 def test_the_dynamodb_backend_writes_the_expanded_items_and_counts_capacity(
@@ -44,17 +44,18 @@ def test_the_dynamodb_backend_writes_the_expanded_items_and_counts_capacity(
     tmp_path: Path,
     dynamodb_endpoint: str,
     table_name: str,
+    credentials: dict[str, str],
 ) -> None:
     dynamodb = boto3.client(
         "dynamodb",
         endpoint_url=dynamodb_endpoint,
         region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
     )
     assert create_table(dynamodb, table_name)
     for _ in range(2):
-        workers.start("--db", "dynamodb", env=aws_env(dynamodb_endpoint))
+        workers.start("--db", "dynamodb", env=aws_env(dynamodb_endpoint, credentials))
     config = {"table_name": table_name, "region": "eu-west-1", "threads": 2}
     traffic = [
         {"action": "updateItem", "seed": 11, "qps": 200, "times": 200, "data": DATA},

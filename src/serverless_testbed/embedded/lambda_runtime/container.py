@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import decimal
-import importlib
 import json
 import logging
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from serverless_testbed.embedded.lambda_runtime import init_cost
+from serverless_testbed.embedded.lambda_runtime.code import CodeRefusedError, FunctionCode
 from serverless_testbed.embedded.lambda_runtime.limits import ContainerCgroups
 from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
 
@@ -99,7 +99,7 @@ def serve(connection: Connection, init: dict[str, Any]) -> NoReturn:
         _enter_sandbox(init)
         try:
             with init_cost.import_trace() as asked:
-                handler = load_handler(init["handler"])
+                handler = load_handler(init["handler"], FunctionCode(**init["code"]))
         except Exception as error:
             fault = _error_object(error, "")
             _log_error(fault)
@@ -119,7 +119,8 @@ def serve(connection: Connection, init: dict[str, Any]) -> NoReturn:
         _exit(_exit_code(exit_request))
 
 
-def load_handler(handler: str) -> Handler:
+def load_handler(handler: str, code: FunctionCode) -> Handler:
+    """The handler function, from the function's own code only (see code.py)."""
     try:
         module_name, function_name = handler.rsplit(".", 1)
     except ValueError as error:
@@ -132,7 +133,9 @@ def load_handler(handler: str) -> Handler:
             f"Cannot use built-in module {module_name} as a handler module",
         )
     try:
-        module = importlib.import_module(module_name.replace("/", "."))
+        module = code.load(module_name.replace("/", "."))
+    except CodeRefusedError as error:
+        raise FaultError("Runtime.ImportModuleError", str(error)) from None
     except ImportError as error:
         raise FaultError(
             "Runtime.ImportModuleError", f"Unable to import module '{module_name}': {error}"

@@ -17,6 +17,7 @@ back the way Lambda reports them: a payload with errorType/errorMessage and func
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -33,6 +34,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from serverless_testbed.embedded.lambda_runtime import container as lambda_container
+from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.lambda_runtime.limits import HostLimits
 from serverless_testbed.embedded.lambda_runtime.protocol import pack, unpack
 from serverless_testbed.embedded.lambda_runtime.zygote import Spawned, Zygote, ZygoteGone
@@ -71,10 +73,11 @@ _SIGNAL_WORDS = {  # how Lambda (a Go program) names the signal that ended a run
 class FunctionConfig:
     name: str  # physical function name
     arn: str
-    handler: str  # "package.module.function", imported from sys.path
+    handler: str  # "package.module.function", a module of ``code``
     timeout_s: float
     memory_mb: int
     environment: dict[str, str]  # the function's Environment.Variables
+    code: FunctionCode  # where the handler's module must be (and is loaded from)
     reserved_concurrency: int | None = None  # PutFunctionConcurrency; None: the shared pool
 
     def runs_like(self, other: FunctionConfig) -> bool:
@@ -459,9 +462,10 @@ class LambdaRuntime:
         cgroups = self._limits.for_container(container_id, config.memory_mb)
         init = {
             "handler": config.handler,
+            "code": dataclasses.asdict(config.code),
             "env": self._container_environment(config, container_id),
-            "sys_path": list(sys.path),
-            "cwd": os.getcwd(),
+            "sys_path": _sys_path(config.code),
+            "cwd": _task_root(config.code),
             "memory_mb": config.memory_mb,
             "cgroups": [str(cgroups.memory or ""), str(cgroups.cpu or "")],
         }
@@ -510,7 +514,7 @@ class LambdaRuntime:
                 "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
                 "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
                 "AWS_LAMBDA_LOG_STREAM_NAME": f"{today}/[$LATEST]{container_id}",
-                "LAMBDA_TASK_ROOT": os.getcwd(),
+                "LAMBDA_TASK_ROOT": _task_root(config.code),
                 "LAMBDA_RUNTIME_DIR": os.path.dirname(lambda_container.__file__),
                 "TZ": ":UTC",
             }
@@ -682,6 +686,17 @@ class LambdaRuntime:
         log.emit(message)
         log.emit("Runtime.ExitError")
         return _error_payload("Runtime.ExitError", message)
+
+
+def _task_root(code: FunctionCode) -> str:
+    """A zip's directory, as Lambda's /var/task; the template's handlers keep the working
+    directory of the stack (they are found through the installed package)."""
+    return os.getcwd() if code.package else code.directory
+
+
+def _sys_path(code: FunctionCode) -> list[str]:
+    # A zip's root comes first, as LAMBDA_TASK_ROOT on Lambda: its modules import each other.
+    return list(sys.path) if code.package else [code.directory, *sys.path]
 
 
 def _init_duration_ms(container: _Container, ready: list[str]) -> float:

@@ -16,11 +16,19 @@ covers a couple of hundred executions in flight, above what the local HTTP API i
 
 from __future__ import annotations
 
+import io
+import json
 import socket
 import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+from xml.sax.saxutils import escape
 
+from botocore.credentials import Credentials
 from cheroot import wsgi
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from serverless_testbed.emulation import sigv4
 
 LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
 POOL_THREADS = 256
@@ -28,9 +36,14 @@ KEEP_ALIVE_TIMEOUT_S = 60  # an idle client connection is closed after this
 
 
 class MotoServer:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, credentials: Credentials | None = None
+    ) -> None:
+        """With ``credentials``, every request (``/moto-api/`` too) must be SigV4-signed
+        with them, else 403 as AWS answers; without, moto takes any request, as it does."""
         self._host = host
         self._port = port
+        self._credentials = credentials
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -43,9 +56,12 @@ class MotoServer:
             probe.bind((self._host, port))
             if port == 0:
                 port = probe.getsockname()[1]
+        app: Any = DomainDispatcherApplication(create_backend_app)
+        if self._credentials is not None:
+            app = SignedRequestsOnly(app, self._credentials)
         server = wsgi.Server(
             (self._host, port),
-            DomainDispatcherApplication(create_backend_app),
+            app,
             numthreads=POOL_THREADS,
             request_queue_size=LISTEN_BACKLOG,
             timeout=KEEP_ALIVE_TIMEOUT_S,
@@ -73,3 +89,79 @@ class MotoServer:
         if self._thread is not None:
             self._thread.join()
         self._server = self._thread = None
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class SignedRequestsOnly:
+    """WSGI middleware: a request reaches the app only when signed with the credentials."""
+
+    def __init__(self, app: WsgiApp, credentials: Credentials) -> None:
+        self._app = app
+        self._credentials = credentials
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        body = _read_body(environ)
+        target = environ.get("REQUEST_URI") or _target_of(environ)
+        refusal = sigv4.check(
+            environ["REQUEST_METHOD"], target, _headers(environ), body, self._credentials
+        )
+        if refusal is None:
+            return self._app(environ, start_response)
+        payload, content_type = _error_body(refusal, environ.get("CONTENT_TYPE", ""))
+        start_response(
+            "403 Forbidden",
+            [
+                ("Content-Type", content_type),
+                ("Content-Length", str(len(payload))),
+                ("x-amzn-ErrorType", refusal.code),
+            ],
+        )
+        return [payload]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    """Read the whole body (the signature covers it) and give the app a copy to read."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit():
+        body: bytes = stream.read(int(length))
+    elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        body = stream.read()
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def _target_of(environ: dict[str, Any]) -> str:
+    query = environ.get("QUERY_STRING", "")
+    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+    return f"{path}?{query}" if query else path
+
+
+def _headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            yield key[5:].replace("_", "-"), value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            yield key.replace("_", "-"), value
+
+
+def _error_body(refusal: sigv4.Refusal, content_type: str) -> tuple[bytes, str]:
+    """The error in the shape the request's protocol expects: JSON for the JSON protocols,
+    XML for the query protocol (IAM, CloudFormation, ...)."""
+    if "json" in content_type:
+        body = {"__type": refusal.code, "message": refusal.message}
+        return json.dumps(body).encode(), "application/x-amz-json-1.1"
+    xml = (
+        "<ErrorResponse><Error><Type>Sender</Type>"
+        f"<Code>{escape(refusal.code)}</Code><Message>{escape(refusal.message)}</Message>"
+        "</Error><RequestId>0</RequestId></ErrorResponse>"
+    )
+    return xml.encode(), "text/xml"

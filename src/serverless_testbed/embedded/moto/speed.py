@@ -12,7 +12,8 @@
   imports normally the first time anything asks for it.
 - The Step Functions interpreter reuses one boto3 client per (region, service, endpoint)
   instead of building a new one for every task (about 20 ms each), which dominated warm
-  latency.
+  latency. These clients also sign with the embedded stack's credentials (moto's own use
+  fixed ones, which the stack's endpoint refuses): that part is not about speed.
 - Each execution gets a copy of its state machine's parsed program (0.7 ms) instead of
   parsing the definition again with ANTLR (9 ms of CPU for the pipeline's, before the
   ExecutionStarted event, shared with every other request the server handles).
@@ -102,26 +103,54 @@ def _import_batch_utils_without_batch_models() -> None:
     import_leaf("moto.batch", "utils")
 
 
+# The credentials the Step Functions interpreter's clients sign with: moto's own are fixed
+# ("ak"/"sk"); the embedded stack's endpoint takes only its own (set_interpreter_credentials).
+_interpreter_credentials: tuple[str, str] = ("ak", "sk")
+
+
+def set_interpreter_credentials(access_key: str, secret_key: str) -> None:
+    global _interpreter_credentials
+    _interpreter_credentials = (access_key, secret_key)
+
+
 def _reuse_interpreter_clients() -> list[Patch]:
     import importlib
 
+    import boto3
+    from botocore.config import Config
     from moto.core.models import botocore_stubber
     from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
 
     boto_client = importlib.import_module(BOTO_CLIENT_MODULE)
 
     @cache
-    def client_for(create: Any, region: str, service: str, stubbed: bool, port: int) -> Any:
-        return create(region=region, service=service)
+    def client_for(region: str, service: str, endpoint: str | None, key: tuple[str, str]) -> Any:
+        # As moto's boto_client_for, but signed with the stack's credentials.
+        return boto3.client(
+            service_name=service,
+            region_name=region,
+            aws_access_key_id=key[0],
+            aws_secret_access_key=key[1],
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+            ),
+            **({"endpoint_url": endpoint} if endpoint else {}),
+        )
 
     @patch(boto_client, BOTO_CLIENT_FOR)
     def boto_client_for(
         original: Any, region: str, service: str, state_credentials: Any = None
     ) -> Any:
-        # The interpreter's clients use fixed dummy credentials whatever state_credentials
-        # says, so one client per (region, service) and endpoint is equivalent and
-        # thread-safe; the endpoint is part of the key, as a later stack may use another port.
-        return client_for(original, region, service, botocore_stubber.enabled, moto_server_port())
+        # The interpreter's clients use the same credentials whatever state_credentials
+        # says, so one client per (region, service), endpoint and credentials is equivalent
+        # and thread-safe; the endpoint is part of the key, as a later stack may use another
+        # port (and other credentials).
+        endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
+        return client_for(region, service, endpoint, _interpreter_credentials)
 
     # Modules that did `from ... import boto_client_for` before this hold the original;
     # those imported later get the replacement from the module patched above.
