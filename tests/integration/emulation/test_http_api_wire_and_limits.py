@@ -1,6 +1,8 @@
-"""The local HTTP API over a real socket: malformed requests get API Gateway's 400, a burst of
-connections waits in the listen queue instead of being reset, and requests over the throttle
-get API Gateway's 429. The function behind the route is a plain callable that records calls."""
+"""The local HTTP API on the wire (routing and events are test_http_api.py's): malformed
+requests get API Gateway's 400, a burst of connections waits in the listen queue instead of
+being reset, requests over the throttle get API Gateway's 429, and with the stack's
+credentials only requests signed with them reach the function. The function behind the route
+is a plain callable that records calls."""
 
 from __future__ import annotations
 
