@@ -84,9 +84,13 @@ def up(tmp_path: Path) -> Iterator[tuple[UpProcess, Stderr, Path]]:
         process.read_until("ready", READY_TIMEOUT_S)
         yield process, stderr, description
     finally:
-        if process.process.poll() is None:
-            process.process.kill()
-            process.process.wait()
+        if process.process.poll() is None:  # SIGTERM: the stack stops its Redis and runtime too
+            process.process.terminate()
+            try:
+                process.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.process.kill()
+                process.process.wait()
 
 
 def test_a_killed_redis_stops_the_stack_with_a_line_naming_it(

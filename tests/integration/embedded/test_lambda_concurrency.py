@@ -208,9 +208,13 @@ def test_the_http_api_answers_a_throttled_integration_as_api_gateway_does(
 ) -> None:
     api_function = stack.deployment.api_function
     with reserved(lambda_client, api_function, 0):
-        status, body = http_post(f"{stack.deployment.api_url}/run", {"payload": {}})
+        status, body = http_post(
+            f"{stack.deployment.api_url}/run", {"payload": {}}, credentials=stack.credentials
+        )
     assert (status, body) == (500, {"message": "Internal Server Error"})
-    status, _ = http_post(f"{stack.deployment.api_url}/run", {"payload": {}})
+    status, _ = http_post(
+        f"{stack.deployment.api_url}/run", {"payload": {}}, credentials=stack.credentials
+    )
     assert status == 200
 
 
@@ -226,7 +230,11 @@ def test_step_functions_retries_a_throttled_dispatcher_as_the_template_says(
             target=lambda: answer.update(
                 zip(
                     ("status", "body"),
-                    http_post(f"{deployment.api_url}/run", {"request_id": request_id}),
+                    http_post(
+                        f"{deployment.api_url}/run",
+                        {"request_id": request_id},
+                        credentials=stack.credentials,
+                    ),
                     strict=True,
                 )
             )
