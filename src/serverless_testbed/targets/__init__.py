@@ -7,13 +7,8 @@ imported only when chosen.
 """
 
 from serverless_testbed.deployment import Deployment
-from serverless_testbed.targets.open import (
-    TargetOptions,
-    named_deployment,
-    open_deployment,
-    open_stack,
-)
-from serverless_testbed.targets.stack import TARGETS, Stack, Target
+from serverless_testbed.targets.open import named_deployment, open_deployment, open_stack
+from serverless_testbed.targets.stack import TARGETS, Stack, Target, TargetOptions
 
 __all__ = [
     "TARGETS",

@@ -7,8 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from serverless_testbed.targets.open import TargetOptions
-from serverless_testbed.targets.stack import TARGETS
+from serverless_testbed.targets.stack import TARGETS, TargetOptions
 
 
 def add_target_arguments(

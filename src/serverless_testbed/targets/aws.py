@@ -25,7 +25,7 @@ from serverless_testbed.errors import UsageError
 from serverless_testbed.targets.samconfig import SAMCONFIG, read_deploy_config, resolve_stack_name
 
 if TYPE_CHECKING:
-    from serverless_testbed.targets.open import TargetOptions
+    from serverless_testbed.targets.stack import TargetOptions
 
 ENDPOINT_ENV_PREFIX = "AWS_ENDPOINT_URL"
 

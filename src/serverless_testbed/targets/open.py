@@ -4,39 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from serverless_testbed.deployment import Deployment, discover_deployment
 from serverless_testbed.errors import UsageError
-from serverless_testbed.targets.stack import Stack, Target
-
-
-@dataclass(frozen=True)
-class TargetOptions:
-    """What a command may say about its target. ``stack_name`` picks another deployed stack
-    on the target (aws: else STACK_NAME or samconfig.toml); ``stage``, ``profile`` and
-    ``endpoint_url`` apply to aws only; ``embedded`` holds EmbeddedStack's own keywords.
-    ``aws_url`` (containers only) attaches to a pipeline that already runs there (`docker
-    compose up`) instead of starting containers; ``api_url`` and ``redis_url`` say where its
-    HTTP API and Redis are reached from here.
-    ``wait_scale`` scales Step Functions Wait states (embedded only: LocalStack cannot, AWS
-    must not). ``attach`` is the file `testbed up --json FILE` wrote: the stack that runs
-    there is used instead of starting one."""
-
-    region: str | None = None
-    stack_name: str | None = None
-    stage: str | None = None
-    profile: str | None = None
-    endpoint_url: str | None = None
-    with_redis: bool = False
-    aws_url: str | None = None
-    api_url: str | None = None
-    redis_url: str | None = None
-    embedded: dict[str, Any] = field(default_factory=dict)
-    wait_scale: float = 1.0
-    attach: Path | None = None
+from serverless_testbed.targets.stack import Stack, Target, TargetOptions
 
 
 @contextmanager

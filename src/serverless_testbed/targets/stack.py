@@ -1,8 +1,10 @@
-"""What every target's stack offers the code above it, whichever engine runs it."""
+"""What every target's stack offers the code above it, and what a command may ask of a target."""
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Protocol, Self
 
@@ -65,3 +67,29 @@ class Stack(Protocol):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None: ...
+
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """What a command may say about its target. ``stack_name`` picks another deployed stack
+    on the target (aws: else STACK_NAME or samconfig.toml); ``stage``, ``profile`` and
+    ``endpoint_url`` apply to aws only; ``embedded`` holds EmbeddedStack's own keywords.
+    ``aws_url`` (containers only) attaches to a pipeline that already runs there (`docker
+    compose up`) instead of starting containers; ``api_url`` and ``redis_url`` say where its
+    HTTP API and Redis are reached from here.
+    ``wait_scale`` scales Step Functions Wait states (embedded only: LocalStack cannot, AWS
+    must not). ``attach`` is the file `testbed up --json FILE` wrote: the stack that runs
+    there is used instead of starting one."""
+
+    region: str | None = None
+    stack_name: str | None = None
+    stage: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    with_redis: bool = False
+    aws_url: str | None = None
+    api_url: str | None = None
+    redis_url: str | None = None
+    embedded: dict[str, Any] = field(default_factory=dict)
+    wait_scale: float = 1.0
+    attach: Path | None = None
