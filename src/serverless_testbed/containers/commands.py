@@ -19,6 +19,7 @@ import urllib.request
 from typing import Any
 
 from serverless_testbed.emulation.description import write_description
+from serverless_testbed.emulation.options import port, template_parameters
 from serverless_testbed.errors import UsageError
 
 DEFAULT_API_PORT = 4567
@@ -56,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--api-port",
-        type=_port,
+        type=port,
         default=DEFAULT_API_PORT,
         help=f"HTTP API port ({DEFAULT_API_PORT}; 0: a free one)",
     )
@@ -78,26 +79,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run_serve)
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
-    return port
-
-
-def _parameters(pairs: list[str]) -> dict[str, str]:
-    parameters = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--parameter {pair!r}: expected KEY=VALUE")
-        parameters[key] = value
-    return parameters
-
-
 def run_serve(args: argparse.Namespace) -> int:
     from serverless_testbed.containers.attached import checked_url
     from serverless_testbed.containers.images import LOCALSTACK_SERVICES
@@ -109,7 +90,7 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     if args.wait <= 0:
         raise UsageError(f"--wait must be positive (got {args.wait})")
-    parameters = _parameters(args.parameter)
+    parameters = template_parameters(args.parameter)
     started = time.perf_counter()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)

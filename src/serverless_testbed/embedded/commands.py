@@ -17,6 +17,7 @@ from typing import Any
 from serverless_testbed.emulation.defaults import LAMBDA_ACCOUNT_CONCURRENCY
 from serverless_testbed.emulation.description import read_description, write_description
 from serverless_testbed.emulation.http_api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT_PER_S
+from serverless_testbed.emulation.options import port, template_parameters
 from serverless_testbed.errors import RunFailed, UsageError
 
 # Beside, not on, what docker-compose.yml publishes (LocalStack 4566, the testbed service's
@@ -50,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("--api-port", DEFAULT_API_PORT, "HTTP API port"),
         ("--redis-port", DEFAULT_REDIS_PORT, "Redis port"),
     ):
-        parser.add_argument(option, type=_port, default=default, help=f"{what} ({default})")
+        parser.add_argument(option, type=port, default=default, help=f"{what} ({default})")
     parser.add_argument(
         "--api-rate-limit",
         type=_non_negative(float),
@@ -106,16 +107,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     health.set_defaults(func=run_health)
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {port}")
-    return port
-
-
 def _non_negative(kind: type[int] | type[float]) -> Any:
     def parse(text: str) -> int | float:
         try:
@@ -139,16 +130,6 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def _parameters(pairs: list[str]) -> dict[str, str]:
-    parameters = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise UsageError(f"--parameter {pair!r}: expected KEY=VALUE")
-        parameters[key] = value
-    return parameters
-
-
 def run_up(args: argparse.Namespace) -> int:
     from serverless_testbed.embedded.moto.wait_scale import checked_wait_scale
     from serverless_testbed.embedded.stack import EmbeddedStack
@@ -162,7 +143,7 @@ def run_up(args: argparse.Namespace) -> int:
         stack_name=args.stack_name,
         region=args.region,
         template=args.template,
-        parameters=_parameters(args.parameter),
+        parameters=template_parameters(args.parameter),
         with_redis=not args.no_redis,
         aws_port=args.aws_port,
         api_port=args.api_port,
