@@ -13,8 +13,8 @@ after the other, it keeps that many requests in flight (``max(per_level * level,
 - ``embedded POST /run``: signed POST /run to the local HTTP API (the api function starts the
   execution and polls it);
 - ``embedded StartExecution``: from the benchmark itself, StartExecution then
-  DescribeExecution until the end (pipeline/execution.py's backoff: 5 ms, x1.5, up to 1 s),
-  against moto's endpoint;
+  DescribeExecution until the end (pipeline/polling.py's schedule, learned from the runs the
+  series has seen, as a warm api function does), against moto's endpoint;
 - ``ministack StartExecution``: the same driver against MiniStack.
 
 Per level: throughput (executions/s from the first send to the last answer), p50/p90 end to
@@ -46,6 +46,7 @@ from botocore.credentials import Credentials
 from ministack_peer import MiniStackPeer, PeerUnavailable, find_ministack, start_ministack
 from serverless_testbed.pipeline.clock import SYSTEM_CLOCK
 from serverless_testbed.pipeline.execution import start_and_wait
+from serverless_testbed.pipeline.polling import RecentDurations
 from serverless_testbed.pipeline.request import RunRequest
 from serverless_testbed.signed_http import signed_post
 
@@ -110,12 +111,16 @@ def sfn_client(endpoint: str, level: int, credentials: Credentials) -> Any:
     )
 
 
-def one_execution(sfn: Any, state_machine_arn: str) -> tuple[str, float]:
-    """StartExecution, then DescribeExecution with backoff until the end: (status, ms)."""
+def one_execution(
+    sfn: Any, state_machine_arn: str, durations: RecentDurations
+) -> tuple[str, float]:
+    """StartExecution, then DescribeExecution until the end: (status, ms)."""
     request = RunRequest(request_id=f"bench-{uuid.uuid4().hex}", payload={"n": 1})
     started = time.perf_counter()
     try:
-        result = start_and_wait(sfn, state_machine_arn, request, deadline_s=60, clock=SYSTEM_CLOCK)
+        result = start_and_wait(
+            sfn, state_machine_arn, request, deadline_s=60, clock=SYSTEM_CLOCK, durations=durations
+        )
         kind = result.status
     except Exception as error:  # a failed call is one answer of its kind, not the end of the run
         kind = type(error).__name__
@@ -288,9 +293,11 @@ def main() -> int:
 def sfn_driver(
     endpoint: str, state_machine_arn: str, credentials: Credentials
 ) -> Callable[[int], Driver]:
+    durations = RecentDurations()  # the series' runs, warm-up included
+
     def make(level: int) -> Driver:
         sfn = sfn_client(endpoint, level, credentials)
-        return lambda: one_execution(sfn, state_machine_arn)
+        return lambda: one_execution(sfn, state_machine_arn, durations)
 
     return make
 

@@ -10,7 +10,7 @@ import base64
 import binascii
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -23,6 +23,7 @@ from serverless_testbed.pipeline.execution import (
     ExecutionResult,
     start_and_wait,
 )
+from serverless_testbed.pipeline.polling import RecentDurations
 from serverless_testbed.pipeline.request import InvalidRequest, parse_run_request
 
 DEFAULT_DEADLINE_S = 25.0  # under API Gateway's 30 s integration timeout
@@ -37,6 +38,8 @@ class ApiSettings:
     state_machine_arn: str
     deadline_s: float = DEFAULT_DEADLINE_S
     clock: Clock = SYSTEM_CLOCK
+    # What the runs this warm container waited for took: where its polling starts.
+    durations: RecentDurations = field(default_factory=RecentDurations)
 
     @classmethod
     def from_environment(cls) -> ApiSettings:
@@ -76,6 +79,7 @@ def handle(
             request,
             deadline_s=deadline_s,
             clock=settings.clock,
+            durations=settings.durations,
         )
     except ExecutionConflict as conflict:
         logger.info("request_id reused", extra={"request_id": conflict.request_id})

@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from serverless_testbed.pipeline.clock import Clock
+from serverless_testbed.pipeline.polling import RecentDurations, poll_delays
 from serverless_testbed.pipeline.request import RunRequest
 
 TERMINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
-# How often to ask DescribeExecution: soon at first (the embedded stack finishes a run in
-# ~50-100 ms), then each wait 1.5x the last, up to once a second. A run costs a handful of
-# calls (~5 for 60 ms, ~12 for 1 s) instead of one every 5 ms, which under concurrency was
-# most of the emulator's work, and a long run costs at most one call per second: Step
-# Functions' DescribeExecution quota is a token bucket per account and region (300 calls,
-# refilled 15/s in us-east-1, us-west-2 and eu-west-1; 250 and 10/s elsewhere), so fifteen
-# such runs in flight stay within the refill and the bucket absorbs the first seconds' burst.
-FIRST_POLL_S = 0.005
-POLL_BACKOFF = 1.5
-MAX_POLL_S = 1.0
 
 
 class ExecutionConflict(Exception):
@@ -60,8 +52,10 @@ def start_and_wait(
     *,
     deadline_s: float,
     clock: Clock,
+    durations: RecentDurations | None = None,
 ) -> ExecutionResult:
-    """StartExecution named after the request_id, then DescribeExecution until it ends.
+    """StartExecution named after the request_id, then DescribeExecution until it ends, on
+    the schedule of pipeline/polling.py (learned from ``durations``, which this run joins).
 
     Starting again with the same request_id and the same input waits for (or returns) that
     execution, so a client may retry a POST; a different input raises ExecutionConflict."""
@@ -81,7 +75,7 @@ def start_and_wait(
         if json.loads(existing.get("input") or "null") != execution_input:
             raise ExecutionConflict(request.request_id, execution_arn) from None
     started_ms = clock.now_ms()
-    delay = FIRST_POLL_S
+    delays = poll_delays(durations.typical() if durations is not None else None)
     while True:
         remaining = give_up_at - clock.monotonic()
         if remaining <= 0:
@@ -93,11 +87,21 @@ def start_and_wait(
                 done_ms=clock.now_ms(),
                 deadline_passed=True,
             )
-        clock.sleep(min(delay, remaining))
-        delay = min(delay * POLL_BACKOFF, MAX_POLL_S)
+        clock.sleep(min(next(delays), remaining))
         described = sfn.describe_execution(executionArn=execution_arn)
         if described["status"] in TERMINAL_STATUSES:
+            if durations is not None:
+                durations.record(_run_time_s(described, started_ms, clock))
             return _finished(request.request_id, execution_arn, described, started_ms, clock)
+
+
+def _run_time_s(described: dict[str, Any], started_ms: float, clock: Clock) -> float:
+    """How long the execution ran by the service's clock (so polling late does not count),
+    else as seen from here."""
+    start, stop = described.get("startDate"), described.get("stopDate")
+    if isinstance(start, datetime) and isinstance(stop, datetime):
+        return (stop - start).total_seconds()
+    return (clock.now_ms() - started_ms) / 1000
 
 
 def execution_arn_of(state_machine_arn: str, execution_name: str) -> str:

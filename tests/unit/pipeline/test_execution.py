@@ -9,12 +9,11 @@ import pytest
 
 from serverless_testbed.pipeline.clock import SYSTEM_CLOCK
 from serverless_testbed.pipeline.execution import (
-    FIRST_POLL_S,
-    MAX_POLL_S,
     ExecutionConflict,
     execution_arn_of,
     start_and_wait,
 )
+from serverless_testbed.pipeline.polling import FIRST_POLL_S, MAX_POLL_S, RecentDurations
 from serverless_testbed.pipeline.request import RunRequest
 from tests.unit.pipeline.conftest import Aws, stop_once_waiting
 from tests.unit.pipeline.support import FakeClock
@@ -136,3 +135,48 @@ def test_the_execution_arn_is_derived_from_the_state_machine_arn() -> None:
     assert execution_arn_of(machine, "r1") == (
         "arn:aws:states:eu-west-1:111122223333:execution:Pipeline-AbC:r1"
     )
+
+
+def test_a_run_joins_the_durations_with_the_time_the_service_says_it_ran(
+    aws: Aws, succeeding_machine: str
+) -> None:
+    durations = RecentDurations()
+    for n in range(3):
+        start_and_wait(
+            aws.sfn,
+            succeeding_machine,
+            RunRequest(f"timed-{n}"),
+            deadline_s=10,
+            clock=SYSTEM_CLOCK,
+            durations=durations,
+        )
+
+    typical = durations.typical()
+    described = aws.sfn.describe_execution(
+        executionArn=execution_arn_of(succeeding_machine, "timed-2")
+    )
+    assert typical is not None
+    assert 0 <= typical <= (described["stopDate"] - described["startDate"]).total_seconds() + 1
+
+
+def test_once_runs_were_seen_the_first_poll_waits_for_most_of_a_typical_run(
+    aws: Aws, pipeline_machine: str, clock: FakeClock
+) -> None:
+    durations = RecentDurations()
+    for seconds in (0.2, 0.3, 0.4):
+        durations.record(seconds)
+
+    result = start_and_wait(
+        aws.sfn,
+        pipeline_machine,
+        RunRequest("learned"),
+        deadline_s=5,
+        clock=clock,
+        durations=durations,
+    )
+
+    assert result.deadline_passed
+    assert clock.sleeps[0] == pytest.approx(0.8 * 0.3)
+    assert clock.sleeps[1] == pytest.approx(0.03)
+    assert len(clock.sleeps) < 20, "a long run still backs off to one poll a second"
+    stop_once_waiting(aws, result.execution_arn)
