@@ -15,8 +15,10 @@ of the stack process's GIL time at 8 executions in flight) costs ~6 ms of CPU:
   (a new dict) twice per node, and ran ``isinstance`` through ``ABCMeta`` for every node
   and processor: the walk now reads the table once per walk and decides each node class
   once, visiting nodes in the same order and calling the same processors, so the same
-  error is raised first. ``Node.find_clauses``, which two of the walkers call for every
-  node, decides once per node class whether to look inside it instead of through ``ABCMeta``.
+  error is raised first. ``Node.find_clauses``, which two of the walkers call at every
+  node for the clauses under it (quadratic in the tree's size), decides once per node
+  class whether to look inside a node instead of through ``ABCMeta``, and during the walks
+  of those two (which change no node) keeps what it found under each node.
 - The handler parses the condition expression (to list its placeholders and raise its
   errors) and throws the result away; the backend then parses it again from the very same
   expression, names and values objects. The backend's ``update_item`` now takes the
@@ -112,11 +114,26 @@ def _copy_parsed_trees() -> Patch:
     return replace(validators, "deepcopy", deepcopy)
 
 
+class _ReadOnlyWalk(threading.local):
+    """While a walker that changes no node walks a tree on this thread: what
+    ``find_clauses`` found under each node, per tuple of clause classes."""
+
+    found: dict[tuple[int, tuple[type, ...]], tuple[Any, tuple[Any, ...]]] | None = None
+
+
+_read_only_walk = _ReadOnlyWalk()
+
+
 def _walk_trees_with_one_table() -> Patch:
     from moto.dynamodb.parsing.ast_nodes import (  # type: ignore[attr-defined]
         DepthFirstTraverser,
         Node,
     )
+    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator
+
+    # Their processors only read the tree (and raise) and return the node they were given,
+    # so the clauses under a node stay the same for the whole walk.
+    read_only_walkers = (ActionCountValidator, OverlappingPathsValidator)
 
     # For each table's classes (in order) and each class of node: the position of the first
     # table class the node is an instance of (moto's ``process`` picks that one), or -1.
@@ -165,7 +182,13 @@ def _walk_trees_with_one_table() -> Patch:
                     parent.children[child_id] = node
             return node
 
-        return visit(root, -1)
+        if type(self) not in read_only_walkers:
+            return visit(root, -1)
+        _read_only_walk.found = {}
+        try:
+            return visit(root, -1)
+        finally:
+            _read_only_walk.found = None
 
     return traverse
 
@@ -180,6 +203,12 @@ def _find_clauses_by_class() -> Patch:
     searched: dict[type, bool] = {}
 
     def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        found = _read_only_walk.found
+        if found is not None:
+            key = (id(self), tuple(clause_types))
+            kept = found.get(key)
+            if kept is not None and kept[0] is self:
+                return list(kept[1])
         clauses: list[Any] = []
         for child in self.children or []:
             child_class = type(child)
@@ -190,6 +219,8 @@ def _find_clauses_by_class() -> Patch:
                 searched[child_class] = isinstance(child, (Expression, UpdateExpressionFunction))
             if searched[child_class]:
                 clauses.extend(child.find_clauses(clause_types))
+        if found is not None:
+            found[key] = (self, tuple(clauses))
         return clauses
 
     return replace(Node, "find_clauses", find_clauses)
