@@ -15,8 +15,10 @@ median over rounds of the mean CPU per call.
 APIs, as the pipeline calls them:
 - DynamoDB UpdateItem with the pipeline's update and condition expressions, on a new item
   (condition passes) and on an item another message wrote (ConditionalCheckFailed);
-- Step Functions DescribeExecution and SendTaskSuccess (an unknown token: InvalidToken after
-  looking at every RUNNING execution), with --executions executions kept by the backend;
+- Step Functions DescribeExecution, StartExecution (of a Pass state: the CPU counted is the
+  request's, not the execution thread's; each round adds its executions to those kept) and
+  SendTaskSuccess (an unknown token: InvalidToken after looking at every RUNNING
+  execution), with --executions executions kept by the backend;
 - SQS SendMessage + ReceiveMessage of that message, with --in-flight messages received and
   not deleted before.
 """
@@ -198,12 +200,19 @@ def stepfunctions_cases(executions: int) -> dict[str, Callable[[], Any]]:
     def describe() -> None:
         expect(call("DescribeExecution", {"executionArn": next(described)}), 200, "Describe")
 
+    numbers = iter(range(10**9))
+
+    def start() -> None:
+        name = f"s{next(numbers)}"
+        expect(call("StartExecution", {"stateMachineArn": machine, "name": name}), 200, "Start")
+
     def unknown_token() -> None:
         answer = call("SendTaskSuccess", {"taskToken": uuid.uuid4().hex, "output": "{}"})
         assert answer[0] == 400 and "InvalidToken" in answer[1]["__type"], answer
 
     return {
         f"Step Functions DescribeExecution ({executions} kept)": describe,
+        f"Step Functions StartExecution ({executions}+ kept)": start,
         f"Step Functions SendTaskSuccess, unknown token ({executions} kept)": unknown_token,
     }
 

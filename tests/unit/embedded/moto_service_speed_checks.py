@@ -175,7 +175,7 @@ def check_executions_indexed() -> bool:
     )
     machine.executions = CountedIteration()
     arns = [backend.start_execution(machine.arn, f"e{i}", "{}").execution_arn for i in range(5)]
-    machine.executions.iterations = 0  # start_execution scans for a name already used
+    again = backend.start_execution(machine.arn, "e1", "{}")  # RUNNING, same input: itself
     found = [backend.describe_execution(arn) for arn in arns]
     missing = arns[0][:-1] + "9"
     try:
@@ -185,6 +185,7 @@ def check_executions_indexed() -> bool:
         missing_raised = str(error.message) == f"Execution Does Not Exist: '{missing}'"
     return (
         [execution.execution_arn for execution in found] == arns
+        and again.execution_arn == arns[1]
         and machine.executions.iterations == 0
         and missing_raised
     )

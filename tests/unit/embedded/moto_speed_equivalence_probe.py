@@ -325,6 +325,33 @@ def stepfunctions_requests() -> list[Answer]:
     answers.append(call("SendTaskHeartbeat", {"taskToken": "no-such-token"}))
     answers.append(call("SendTaskFailure", {"taskToken": "no-such-token"}))
     answers.append(call("ListExecutions", {"stateMachineArn": arn}))
+    # A name already used: ended (refused, whatever the input), or running (the same
+    # execution again if the input is the same, refused if not).
+    answers.append(call("StartExecution", {"stateMachineArn": arn, "name": "e2"}))
+    answers.append(call("StartExecution", {"stateMachineArn": arn, "name": "e2", "input": "{}"}))
+    waiting = call(
+        "CreateStateMachine",
+        {
+            "name": "w",
+            "definition": json.dumps(
+                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}
+            ),
+            "roleArn": f"arn:aws:iam::{ACCOUNT}:role/r",
+        },
+    )["body"]["stateMachineArn"]
+    for start_input in ('{"a": 1}', '{"a": 1}', '{"a": 2}'):
+        answers.append(
+            call("StartExecution", {"stateMachineArn": waiting, "name": "x", "input": start_input})
+        )
+    answers.append(
+        call(
+            "DescribeExecution",
+            {"executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:w:x"},
+        )
+    )
+    answers.append(
+        call("StopExecution", {"executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:w:x"})
+    )
     return answers
 
 

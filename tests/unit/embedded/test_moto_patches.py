@@ -49,6 +49,7 @@ SPEED_TARGETS = [
     "moto.stepfunctions.models.StepFunctionBackend.describe_execution",
     "moto.stepfunctions.models.StepFunctionBackend.get_execution_history",
     "moto.stepfunctions.parser.models.StepFunctionsParserBackend._get_executions",
+    "moto.stepfunctions.models.StateMachine._handle_name_input_idempotency",
     "moto.sqs.models.camelcase_to_underscores",
     "moto.core.responses.camelcase_to_underscores",
     "moto.sqs.models.SQSBackend.is_message_valid_based_on_retention_period",

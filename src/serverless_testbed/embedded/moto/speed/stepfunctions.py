@@ -2,7 +2,8 @@
 
 moto keeps every execution of a state machine in a list (``StateMachine.executions``) and
 finds one by scanning it: ``DescribeExecution`` (several per pipeline execution) and
-``GetExecutionHistory`` with a generator over the list, ``SendTaskSuccess`` and
+``GetExecutionHistory`` with a generator over the list, ``StartExecution`` by looking for
+an execution of the same name (idempotency), ``SendTaskSuccess`` and
 ``SendTaskHeartbeat`` by listing every RUNNING execution of every state machine
 (``_get_executions``) before asking each for the task token. An embedded stack keeps every
 execution it ran, so these grew with the stack's age.
@@ -12,6 +13,7 @@ each look-up from the executions appended since the last one (moto only ever app
 these lists; a list replaced or shorter than indexed is indexed again from scratch):
 
 - execution ARN -> position of the first execution with that ARN, as the scan found it;
+- execution name -> position of the first execution with that name, likewise;
 - the executions not yet seen in a final state (SUCCEEDED, FAILED, TIMED_OUT, ABORTED,
   which an execution never leaves), in list order: RUNNING ones are picked from these.
 
@@ -27,6 +29,7 @@ from typing import Any
 from serverless_testbed.embedded.moto.patching import Patch, patch
 
 FINAL_STATUSES = frozenset({"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"})
+_UNNAMED = object()  # moto's executions all have a name; anything else is not indexed by it
 
 
 class ExecutionIndex:
@@ -36,6 +39,7 @@ class ExecutionIndex:
         self.executions = executions
         self.indexed = 0
         self.position_of: dict[str, int] = {}
+        self.position_of_name: dict[Any, int] = {}
         self.unfinished: list[Any] = []
 
     def catch_up(self) -> None:
@@ -43,6 +47,9 @@ class ExecutionIndex:
         for position in range(self.indexed, len(executions)):
             execution = executions[position]
             self.position_of.setdefault(execution.execution_arn, position)
+            name = getattr(execution, "name", _UNNAMED)
+            if name is not _UNNAMED:
+                self.position_of_name.setdefault(name, position)
             self.unfinished.append(execution)
         self.indexed = len(executions)
 
@@ -70,6 +77,13 @@ class ExecutionIndexes:
             position = index.position_of.get(execution_arn)
             return None if position is None else index.executions[position]
 
+    def first_named(self, state_machine: Any, name: Any) -> Any:
+        """The first execution of ``state_machine`` with this name, or None."""
+        with self._lock:
+            index = self._current(state_machine)
+            position = index.position_of_name.get(name)
+            return None if position is None else index.executions[position]
+
     def running(self, state_machine: Any) -> list[Any]:
         """The state machine's RUNNING executions, in its list's order."""
         with self._lock:
@@ -87,8 +101,8 @@ class ExecutionIndexes:
 
 
 def apply() -> list[Patch]:
-    from moto.stepfunctions.exceptions import ExecutionDoesNotExist
-    from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
+    from moto.stepfunctions.models import StateMachine, StepFunctionBackend
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -122,4 +136,23 @@ def apply() -> list[Patch]:
             for execution in indexes.running(state_machine)
         ]
 
-    return [describe_execution, get_execution_history, get_executions]
+    @patch(StateMachine, "_handle_name_input_idempotency")
+    def handle_name_input_idempotency(
+        original: Any, self: Any, name: Any, execution_input: Any
+    ) -> Any:
+        # moto's loop stops at the first execution of that name: the same one, found directly.
+        execution = indexes.first_named(self, name)
+        if execution is None:
+            return None
+        # Executions with the same name and input are considered idempotent
+        if execution_input == execution.execution_input and execution.status == "RUNNING":
+            return execution
+        # If the inputs are different _or_ the execution already finished, raise
+        raise ExecutionAlreadyExists("Execution Already Exists: '" + execution.execution_arn + "'")
+
+    return [
+        describe_execution,
+        get_execution_history,
+        get_executions,
+        handle_name_input_idempotency,
+    ]
