@@ -38,7 +38,10 @@ from serverless_testbed.embedded.moto.speed.limits import PARSED_KEPT
 
 # The attributes of a node the update-expression parser builds (ast_nodes.Node.__init__).
 _PARSED_NODE_ATTRIBUTES = frozenset({"type", "children", "parent"})
-_PLAIN_LEAVES = (str, int, float, bool, type(None))
+# Leaves deepcopy returns as they are (copy._deepcopy_atomic, by exact type).
+_ATOMIC_LEAVES = frozenset({str, int, float, bool, type(None)})
+# What would make copy.deepcopy do something else than rebuild an object from its __dict__.
+_COPY_HOOKS = ("__deepcopy__", "__reduce__", "__reduce_ex__", "__getstate__", "__setstate__")
 
 
 def apply() -> list[Patch]:
@@ -74,27 +77,49 @@ class _NotAParsedTree(Exception):
     """A node holds something the parser does not put there: copy it with deepcopy."""
 
 
-def copy_parsed_tree(node: Any, parent: Any = None) -> Any:
-    """What ``copy.deepcopy`` returns for a tree of parser-built nodes, built directly."""
-    state = node.__dict__
-    if state.keys() != _PARSED_NODE_ATTRIBUTES:
-        raise _NotAParsedTree
-    twin = object.__new__(type(node))
-    twin.type = state["type"]
-    twin.parent = parent
-    children = state["children"]
-    if children is not None:
-        copied = []
-        for child in children:
-            if isinstance(child, _PLAIN_LEAVES):  # immutable: deepcopy returns them as they are
-                copied.append(child)
-            elif type(child).__dict__.get("__deepcopy__") is None and hasattr(child, "children"):
-                copied.append(copy_parsed_tree(child, twin))
-            else:
-                raise _NotAParsedTree
-        children = copied
-    twin.children = children
-    return twin
+_plain_classes: dict[type, bool] = {}
+
+
+def _copied_as_plain_object(node_class: type) -> bool:
+    """deepcopy copies instances of this class as ``__dict__`` rebuilt on a new instance."""
+    if node_class not in _plain_classes:
+        _plain_classes[node_class] = all(
+            getattr(node_class, hook, None) is getattr(object, hook, None) for hook in _COPY_HOOKS
+        )
+    return _plain_classes[node_class]
+
+
+def copy_parsed_tree(root: Any) -> Any:
+    """What ``copy.deepcopy`` returns for a tree of parser-built nodes, built directly.
+
+    Raises _NotAParsedTree for anything else: a node with other attributes or copy hooks, a
+    leaf that is not an atomic value, a node reached twice (deepcopy would share its copy)."""
+    seen: set[int] = set()
+
+    def copy_node(node: Any, parent: Any) -> Any:
+        if id(node) in seen or not _copied_as_plain_object(type(node)):
+            raise _NotAParsedTree
+        seen.add(id(node))
+        state = node.__dict__
+        if state.keys() != _PARSED_NODE_ATTRIBUTES:
+            raise _NotAParsedTree
+        twin = object.__new__(type(node))
+        children = state["children"]
+        if children is not None:
+            copied = []
+            for child in children:
+                if type(child) in _ATOMIC_LEAVES:
+                    copied.append(child)
+                elif hasattr(child, "__dict__") and hasattr(child, "children"):
+                    copied.append(copy_node(child, twin))
+                else:
+                    raise _NotAParsedTree
+            children = copied
+        copied_state = {"type": state["type"], "children": children, "parent": parent}
+        twin.__dict__.update((key, copied_state[key]) for key in state)  # deepcopy's order
+        return twin
+
+    return copy_node(root, None)
 
 
 def _copy_parsed_trees() -> Patch:
