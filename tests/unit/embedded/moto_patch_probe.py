@@ -23,6 +23,7 @@ from typing import Any
 
 from serverless_testbed.embedded.moto import patches, patching, speed
 from serverless_testbed.emulation.invoke import Invoked
+from tests.unit.embedded.moto_service_speed_checks import service_speed_checks
 
 DEFINITION = json.dumps(
     {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}, sort_keys=True
@@ -196,16 +197,6 @@ def check_json_paths_parsed_once() -> bool:
     )
 
 
-def check_update_expressions_read_once() -> bool:
-    import moto.dynamodb.models
-    import moto.dynamodb.responses
-
-    expression = "SET #s = :s, n = :n"
-    read = moto.dynamodb.responses.UpdateExpressionParser.make
-    applied = moto.dynamodb.models.UpdateExpressionParser.make
-    return read(expression) is read(expression) and applied(expression) is not applied(expression)
-
-
 def main() -> None:
     report: dict[str, Any] = {"moto": patching.moto_version()}
     if sys.argv[1] == "exists":
@@ -228,7 +219,7 @@ def main() -> None:
         "routing_from_memory": check_routing_from_memory(),
         "action_methods_cached": check_action_methods_cached(),
         "json_paths_parsed_once": check_json_paths_parsed_once(),
-        "update_expressions_read_once": check_update_expressions_read_once(),
+        **service_speed_checks(),
     }
     # Every module of the interpreter imported now holds the patched factory.
     report["boto_client_for_left"] = [

@@ -40,6 +40,20 @@ SPEED_TARGETS = [
     "moto.stepfunctions.parser.asl.utils.json_path.parse",
     "moto.stepfunctions.parser.asl.component.common.path.result_path.parse",
     "moto.dynamodb.responses.UpdateExpressionParser",
+    "moto.dynamodb.models.UpdateExpressionParser",
+    "moto.dynamodb.parsing.ast_nodes.DepthFirstTraverser.traverse",
+    "moto.dynamodb.parsing.ast_nodes.Node.find_clauses",
+    "moto.dynamodb.parsing.validators.deepcopy",
+    "moto.dynamodb.responses.create_condition_expression_parser",
+    "moto.dynamodb.models.create_condition_expression_parser",
+    "moto.stepfunctions.models.StepFunctionBackend.describe_execution",
+    "moto.stepfunctions.models.StepFunctionBackend.get_execution_history",
+    "moto.stepfunctions.parser.models.StepFunctionsParserBackend._get_executions",
+    "moto.stepfunctions.models.StateMachine._handle_name_input_idempotency",
+    "moto.sqs.models.camelcase_to_underscores",
+    "moto.core.responses.camelcase_to_underscores",
+    "moto.sqs.models.SQSBackend.is_message_valid_based_on_retention_period",
+    "moto.sqs.models.Queue.wait_for_messages",
 ]
 
 
@@ -100,7 +114,16 @@ def test_every_module_that_imports_boto_client_for_gets_the_reusing_one(
         "routing_from_memory",
         "action_methods_cached",
         "json_paths_parsed_once",
-        "update_expressions_read_once",
+        "update_expressions_parsed_once",
+        "parsed_trees_copied_directly",
+        "trees_walked_with_one_table",
+        "clauses_found_by_class",
+        "conditions_parsed_once_per_update",
+        "executions_indexed",
+        "running_executions_indexed",
+        "retention_without_queue_attributes",
+        "long_poll_stops_at_first_visible",
+        "names_converted_once",
     ],
 )
 def test_speed_patch_is_in_effect(report: dict[str, Any], speed_patch: str) -> None:

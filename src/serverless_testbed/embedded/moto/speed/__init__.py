@@ -27,10 +27,11 @@
   once per process, not at every evaluation: jsonpath_ng builds its PLY lexer and parser for
   every ``parse`` call (~8% of the stack process's CPU at 8 executions in flight).
   Parsed paths are not changed by ``find`` or ``update``, so one object serves every caller.
-- DynamoDB's ``UpdateItem`` and ``TransactWriteItems`` request handlers parse the update
-  expression only to list the placeholders it uses, and the backend parses it again to
-  apply it: the handlers' read-only parse is kept per expression string (the backend still
-  parses its own copy, which it changes while validating).
+- Per service, one module each: ``dynamodb.py`` (UpdateItem's expressions parsed, copied
+  and validated for less CPU), ``stepfunctions.py`` (executions found through an index, not
+  a scan of every execution kept), ``sqs.py`` (ReceiveMessage and SendMessage without
+  rebuilding every queue attribute). Their docstrings say what each patch saves and why
+  the behaviour stays moto's.
 
 Disabling any of these leaves every pipeline test green: tests/unit/embedded/
 test_moto_patches.py checks that each is in effect, benchmarks/ measure what they save.
@@ -44,6 +45,8 @@ from functools import cache, lru_cache
 from typing import Any
 
 from serverless_testbed.embedded.moto.patching import Patch, patch, replace
+from serverless_testbed.embedded.moto.speed import dynamodb, sqs, stepfunctions
+from serverless_testbed.embedded.moto.speed.limits import PARSED_KEPT
 
 # The module that defines the Step Functions interpreter's client factory, and the name that
 # 13 of the interpreter's modules import from it.
@@ -62,7 +65,9 @@ def apply() -> list[Patch]:
         _list_regions_without_service_models(),
         *_route_requests_from_memory(),
         *_parse_json_paths_once(),
-        _read_update_expressions_from_memory(),
+        *dynamodb.apply(),
+        *stepfunctions.apply(),
+        *sqs.apply(),
     ]
 
 
@@ -230,9 +235,6 @@ def _route_requests_from_memory() -> list[Patch]:
     return [listed_once, get_backend_for_host, method_names_from_class]
 
 
-PARSED_KEPT = 1024  # distinct JSONPaths / update expressions kept per process
-
-
 def _parse_json_paths_once() -> list[Patch]:
     import importlib
 
@@ -245,18 +247,3 @@ def _parse_json_paths_once() -> list[Patch]:
         parse_once = lru_cache(maxsize=PARSED_KEPT)(vars(module)["parse"])
         patches.append(replace(module, "parse", parse_once))
     return patches
-
-
-def _read_update_expressions_from_memory() -> Patch:
-    import moto.dynamodb.responses
-    from moto.dynamodb.parsing.expressions import (  # type: ignore[attr-defined]
-        UpdateExpressionParser,
-    )
-
-    class ReadOnlyUpdateExpressions:
-        """What moto.dynamodb.responses asks of UpdateExpressionParser: ``make``, whose
-        result it only searches (``find_clauses``) and never changes."""
-
-        make = staticmethod(lru_cache(maxsize=PARSED_KEPT)(UpdateExpressionParser.make))
-
-    return replace(moto.dynamodb.responses, "UpdateExpressionParser", ReadOnlyUpdateExpressions)
