@@ -30,6 +30,7 @@ from moto import settings as moto_settings
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from serverless_testbed.embedded.moto.dispatch import JsonTargetDispatch
+from serverless_testbed.embedded.moto.gateway import OneWriteGateway
 from serverless_testbed.emulation import sigv4
 
 LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
@@ -45,17 +46,21 @@ class MotoServer:
         credentials: Credentials | None = None,
         *,
         direct_json_dispatch: bool = True,
+        one_write_responses: bool = True,
     ) -> None:
         """With ``credentials``, every request (``/moto-api/`` too) must be SigV4-signed
         with them, else 403 as AWS answers; without, moto takes any request, as it does.
 
         ``direct_json_dispatch``: JSON-protocol calls to Step Functions, DynamoDB and SQS
         skip moto's Flask layer (``dispatch.py``; same answers, less CPU). Off, every
-        request takes moto's own route (benchmarks compare the two)."""
+        request takes moto's own route (benchmarks compare the two).
+        ``one_write_responses``: each response's head and body leave in one write
+        (``gateway.py``); off, as cheroot sends them."""
         self._host = host
         self._port = port
         self._credentials = credentials
         self._direct_json_dispatch = direct_json_dispatch
+        self._one_write_responses = one_write_responses
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -82,6 +87,8 @@ class MotoServer:
             timeout=KEEP_ALIVE_TIMEOUT_S,
             server_name="moto",
         )
+        if self._one_write_responses:
+            server.gateway = OneWriteGateway
         server.prepare()
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="moto-server", daemon=True)
