@@ -1,13 +1,13 @@
 """Server CPU per AWS call of the embedded moto server: moto's own route against the direct
-dispatch of JSON-protocol calls and one-write responses (embedded/moto/).
+dispatch of JSON-protocol calls and leaner HTTP reading and writing (embedded/moto/).
 
     python benchmarks/bench_moto_requests.py [--calls 300] [--rounds 3] [--json FILE]
 
 Starts three MotoServers, each in a process of its own with the embedded stack's moto patches
 and random SigV4 credentials: ``moto``, as before this change (every request through moto's
 DomainDispatcherApplication and Flask apps, cheroot's own response writing); ``direct``, with
-``direct_json_dispatch`` (embedded/moto/dispatch.py); ``direct+1write``, with
-``one_write_responses`` too (embedded/moto/gateway.py), as the embedded stack runs it. On
+``direct_json_dispatch`` (embedded/moto/dispatch.py); ``direct+lean-io``, with ``lean_io``
+too (embedded/moto/cheroot_io.py), as the embedded stack runs it. On
 each it creates a DynamoDB table, two SQS queues and a Step Functions state machine with one
 execution, then, per round and per API, issues ``--calls`` calls from one boto3 client
 signed with the server's credentials, the servers taking turns: DescribeExecution,
@@ -36,8 +36,8 @@ from botocore.config import Config
 from rich.console import Console
 
 REGION = "us-east-1"
-# route name -> MotoServer's (direct_json_dispatch, one_write_responses)
-ROUTES = {"moto": (False, False), "direct": (True, False), "direct+1write": (True, True)}
+# route name -> MotoServer's (direct_json_dispatch, lean_io)
+ROUTES = {"moto": (False, False), "direct": (True, False), "direct+lean-io": (True, True)}
 APIS = ("DescribeExecution", "UpdateItem", "GetItem", "SendMessage", "ReceiveMessage")
 RECEIVABLE = 10  # messages in ReceiveMessage's queue
 # SendMessage's queue is made anew after this many calls: moto's SendMessage counts the
@@ -50,7 +50,7 @@ ROLE_ARN = "arn:aws:iam::123456789012:role/bench"
 console = Console(stderr=True)
 
 
-def serve(direct: bool, one_write: bool) -> None:
+def serve(direct: bool, lean_io: bool) -> None:
     """The server process: serve until stdin closes."""
     from botocore.credentials import Credentials
 

@@ -29,8 +29,8 @@ from cheroot import wsgi
 from moto import settings as moto_settings
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from serverless_testbed.embedded.moto import cheroot_io
 from serverless_testbed.embedded.moto.dispatch import JsonTargetDispatch
-from serverless_testbed.embedded.moto.gateway import OneWriteGateway
 from serverless_testbed.emulation import sigv4
 
 LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
@@ -46,7 +46,7 @@ class MotoServer:
         credentials: Credentials | None = None,
         *,
         direct_json_dispatch: bool = True,
-        one_write_responses: bool = True,
+        lean_io: bool = True,
     ) -> None:
         """With ``credentials``, every request (``/moto-api/`` too) must be SigV4-signed
         with them, else 403 as AWS answers; without, moto takes any request, as it does.
@@ -54,13 +54,13 @@ class MotoServer:
         ``direct_json_dispatch``: JSON-protocol calls to Step Functions, DynamoDB and SQS
         skip moto's Flask layer (``dispatch.py``; same answers, less CPU). Off, every
         request takes moto's own route (benchmarks compare the two).
-        ``one_write_responses``: each response's head and body leave in one write
-        (``gateway.py``); off, as cheroot sends them."""
+        ``lean_io``: requests are read and responses written with less work
+        (``cheroot_io.py``); off, as cheroot does."""
         self._host = host
         self._port = port
         self._credentials = credentials
         self._direct_json_dispatch = direct_json_dispatch
-        self._one_write_responses = one_write_responses
+        self._lean_io = lean_io
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -87,8 +87,8 @@ class MotoServer:
             timeout=KEEP_ALIVE_TIMEOUT_S,
             server_name="moto",
         )
-        if self._one_write_responses:
-            server.gateway = OneWriteGateway
+        if self._lean_io:
+            cheroot_io.make_lean(server)
         server.prepare()
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="moto-server", daemon=True)
