@@ -13,9 +13,10 @@ execution, then, per round and per API, issues ``--calls`` calls from one boto3 
 signed with the server's credentials, the servers taking turns: DescribeExecution,
 UpdateItem with a ConditionExpression, GetItem, SendMessage (to a queue made anew,
 unmeasured, every 20 calls), ReceiveMessage (from a queue of 10 messages, each visible again
-at once). A server's CPU for a batch is the time its process's threads spent on a CPU
-(/proc/PID/task/*/schedstat; the client is this process, not counted), divided by the
-calls; the table shows each API's median over the rounds.
+at once), and GetQueueUrl (next to no work in moto's backend). A server's CPU for a batch
+is the time its process's threads spent on a CPU (/proc/PID/task/*/schedstat; the client is
+this process, not counted), divided by the calls; the table shows each API's median over
+the rounds.
 """
 
 from __future__ import annotations
@@ -38,7 +39,14 @@ from rich.console import Console
 REGION = "us-east-1"
 # route name -> MotoServer's (direct_json_dispatch, lean_io)
 ROUTES = {"moto": (False, False), "direct": (True, False), "direct+lean-io": (True, True)}
-APIS = ("DescribeExecution", "UpdateItem", "GetItem", "SendMessage", "ReceiveMessage")
+APIS = (
+    "DescribeExecution",
+    "UpdateItem",
+    "GetItem",
+    "SendMessage",
+    "ReceiveMessage",
+    "GetQueueUrl",
+)
 RECEIVABLE = 10  # messages in ReceiveMessage's queue
 # SendMessage's queue is made anew after this many calls: moto's SendMessage counts the
 # queue's messages (Queue.attributes), so its cost grows with the queue, which the pipeline's
@@ -63,7 +71,9 @@ def serve(direct: bool, lean_io: bool) -> None:
 
     patches.install(no_lambda)
     key, secret = os.environ["BENCH_ACCESS_KEY"], os.environ["BENCH_SECRET_KEY"]
-    server = MotoServer(credentials=Credentials(key, secret), direct_json_dispatch=direct).start()
+    server = MotoServer(
+        credentials=Credentials(key, secret), direct_json_dispatch=direct, lean_io=lean_io
+    ).start()
     os.environ["MOTO_PORT"] = str(server.port)
     print(server.url, flush=True)
     sys.stdin.read()
@@ -152,6 +162,8 @@ def calls_of(server: ServerProcess) -> dict[str, Callable[[int], object]]:
         "ReceiveMessage": lambda i: sqs.receive_message(
             QueueUrl=receive_queue, MaxNumberOfMessages=1, WaitTimeSeconds=0, VisibilityTimeout=0
         ),
+        # Next to no backend work: what is left is the server's own cost per call.
+        "GetQueueUrl": lambda i: sqs.get_queue_url(QueueName="bench-receive"),
         "reset": lambda i: (
             sqs.delete_queue(QueueUrl=send_queue),
             sqs.create_queue(QueueName="bench-send"),
