@@ -1,11 +1,11 @@
-"""The direct dispatch of JSON-protocol calls (embedded/moto/dispatch.py) answers what moto's
-own route answers, byte for byte but for the two values that differ on every answer (the
-request id moto draws, and the Date), and still refuses requests not signed with the
-server's credentials.
+"""The direct dispatch of JSON-protocol calls (embedded/moto/dispatch.py), with cheroot_io's
+reading and writing, answers what moto's own route on plain cheroot answers, byte for byte
+but for the two values that differ on every answer (the request id moto draws, and the
+Date), and still refuses requests not signed with the server's credentials.
 
-Two real servers over sockets: one with the direct dispatch, one without. moto's backends
-are process-wide, so both serve the same resources: one signed request, sent to each, must
-get the same answer.
+Two real servers over sockets: one with both, one with neither. moto's backends are
+process-wide, so both serve the same resources: one signed request, sent to each, must get
+the same answer.
 """
 
 from __future__ import annotations
@@ -50,8 +50,11 @@ class Answer:
 
 @pytest.fixture(scope="module")
 def servers() -> Iterator[tuple[MotoServer, MotoServer]]:
-    moto_route = MotoServer(credentials=CREDENTIALS, direct_json_dispatch=False).start()
-    direct = MotoServer(credentials=CREDENTIALS, direct_json_dispatch=True).start()
+    # moto's route as cheroot alone serves it, against everything this project adds.
+    moto_route = MotoServer(
+        credentials=CREDENTIALS, direct_json_dispatch=False, lean_io=False
+    ).start()
+    direct = MotoServer(credentials=CREDENTIALS, direct_json_dispatch=True, lean_io=True).start()
     yield moto_route, direct
     direct.stop()
     moto_route.stop()
