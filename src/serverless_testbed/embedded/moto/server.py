@@ -26,7 +26,7 @@ from xml.sax.saxutils import escape
 
 from botocore.credentials import Credentials
 from cheroot import wsgi
-from moto import settings as moto_settings
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 from serverless_testbed.embedded.moto import cheroot_io
@@ -76,7 +76,9 @@ class MotoServer:
         dispatcher = DomainDispatcherApplication(create_backend_app)
         app: Any = dispatcher
         if self._direct_json_dispatch:
-            app = JsonTargetDispatch(dispatcher, cors=not moto_settings.DISABLE_GLOBAL_CORS)
+            # CORS as create_backend_app decides it: from the setting it imported.
+            cors = not werkzeug_app.DISABLE_GLOBAL_CORS
+            app = JsonTargetDispatch(dispatcher, cors=cors)
         if self._credentials is not None:
             app = SignedRequestsOnly(app, self._credentials)
         server = wsgi.Server(
