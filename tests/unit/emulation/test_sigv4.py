@@ -3,12 +3,15 @@ same credentials and refuses anything else."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from serverless_testbed.emulation import sigv4
 
@@ -72,3 +75,82 @@ def test_an_old_signature_is_refused() -> None:
 def test_query_authentication_is_refused(query: str) -> None:
     refusal = sigv4.check("GET", f"/?{query}", [("Host", "h")], b"", CREDENTIALS)
     assert refusal is not None and refusal.code == "IncompleteSignatureException"
+
+
+# Requests to "/" without a query (every JSON-protocol call) are checked without botocore's
+# signer: whatever botocore signs there must pass, and any change must not.
+ROOT_URL = "http://127.0.0.1:4566/"
+
+
+def signed_at_root(
+    headers: dict[str, str], body: bytes = b'{"TableName": "t"}', service: str = "dynamodb"
+) -> AWSRequest:
+    request = AWSRequest(method="POST", url=ROOT_URL, data=body, headers=headers)
+    SigV4Auth(CREDENTIALS, service, "eu-west-1").add_auth(request)
+    request.headers["Host"] = "127.0.0.1:4566"
+    return request
+
+
+JSON_HEADERS = {
+    "X-Amz-Target": "DynamoDB_20120810.UpdateItem",
+    "Content-Type": "application/x-amz-json-1.0",
+}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"X-Amz-Security-Token": "token/with+signs=="},
+        {"X-Amz-Content-SHA256": hashlib.sha256(b'{"TableName": "t"}').hexdigest()},
+        {"X-Custom": "  spaced   out\tvalue  "},
+        {"Content-Length": "18", "Accept": "*/*"},
+    ],
+)
+def test_a_json_call_signed_by_botocore_passes(extra: dict[str, str]) -> None:
+    assert check(signed_at_root({**JSON_HEADERS, **extra})) is None
+
+
+@pytest.mark.parametrize("header", ["X-Amz-Target", "Content-Type", "X-Amz-Date", "Host"])
+def test_a_json_call_with_a_signed_header_changed_is_refused(header: str) -> None:
+    request = signed_at_root(JSON_HEADERS)
+    value = request.headers[header]
+    request.headers.replace_header(header, value[:-1] + ("0" if value[-1] != "0" else "1"))
+    refusal = check(request)
+    assert refusal is not None and refusal.code in (
+        "InvalidSignatureException",
+        "IncompleteSignatureException",  # X-Amz-Date no longer matches the scope's day
+    )
+
+
+def test_a_json_call_with_another_body_or_secret_is_refused() -> None:
+    assert check(signed_at_root(JSON_HEADERS), body=b'{"TableName": "u"}') == sigv4.BAD_SIGNATURE
+    request = AWSRequest(method="POST", url=ROOT_URL, data=b"{}", headers=dict(JSON_HEADERS))
+    SigV4Auth(Credentials(CREDENTIALS.access_key, "guessed"), "sqs", "us-east-1").add_auth(request)
+    request.headers["Host"] = "127.0.0.1:4566"
+    assert check(request) == sigv4.BAD_SIGNATURE
+
+
+@pytest.mark.parametrize("amz_date", ["20261332T000000Z", "2026-01-01T00:00:00Z", "x"])
+def test_an_invalid_date_is_refused(amz_date: str) -> None:
+    request = signed_at_root(JSON_HEADERS)
+    request.headers.replace_header("X-Amz-Date", amz_date)
+    refusal = check(request)
+    assert refusal is not None and refusal.code == "IncompleteSignatureException"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), min_size=1),
+    body=st.binary(max_size=64),
+    service=st.sampled_from(["dynamodb", "states", "sqs"]),
+)
+def test_any_header_value_botocore_signs_at_root_passes(
+    value: str, body: bytes, service: str
+) -> None:
+    if not value.strip():
+        return  # botocore sends no empty header
+    request = signed_at_root({**JSON_HEADERS, "X-Amz-Target": value}, body, service)
+    assert check(request, body=body) is None  # as received: an empty body is b""
+    request.headers.replace_header("X-Amz-Target", value + "x")
+    assert check(request, body=body) == sigv4.BAD_SIGNATURE

@@ -26,8 +26,11 @@ from xml.sax.saxutils import escape
 
 from botocore.credentials import Credentials
 from cheroot import wsgi
+from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+from serverless_testbed.embedded.moto import cheroot_io
+from serverless_testbed.embedded.moto.dispatch import JsonTargetDispatch
 from serverless_testbed.emulation import sigv4
 
 LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
@@ -37,13 +40,27 @@ KEEP_ALIVE_TIMEOUT_S = 60  # an idle client connection is closed after this
 
 class MotoServer:
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, credentials: Credentials | None = None
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        credentials: Credentials | None = None,
+        *,
+        direct_json_dispatch: bool = True,
+        lean_io: bool = True,
     ) -> None:
         """With ``credentials``, every request (``/moto-api/`` too) must be SigV4-signed
-        with them, else 403 as AWS answers; without, moto takes any request, as it does."""
+        with them, else 403 as AWS answers; without, moto takes any request, as it does.
+
+        ``direct_json_dispatch``: JSON-protocol calls to Step Functions, DynamoDB and SQS
+        skip moto's Flask layer (``dispatch.py``; same answers, less CPU). Off, every
+        request takes moto's own route (benchmarks compare the two).
+        ``lean_io``: requests are read and responses written with less work
+        (``cheroot_io.py``); off, as cheroot does."""
         self._host = host
         self._port = port
         self._credentials = credentials
+        self._direct_json_dispatch = direct_json_dispatch
+        self._lean_io = lean_io
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -56,7 +73,12 @@ class MotoServer:
             probe.bind((self._host, port))
             if port == 0:
                 port = probe.getsockname()[1]
-        app: Any = DomainDispatcherApplication(create_backend_app)
+        dispatcher = DomainDispatcherApplication(create_backend_app)
+        app: Any = dispatcher
+        if self._direct_json_dispatch:
+            # CORS as create_backend_app decides it: from the setting it imported.
+            cors = not werkzeug_app.DISABLE_GLOBAL_CORS
+            app = JsonTargetDispatch(dispatcher, cors=cors)
         if self._credentials is not None:
             app = SignedRequestsOnly(app, self._credentials)
         server = wsgi.Server(
@@ -67,6 +89,8 @@ class MotoServer:
             timeout=KEEP_ALIVE_TIMEOUT_S,
             server_name="moto",
         )
+        if self._lean_io:
+            cheroot_io.make_lean(server)
         server.prepare()
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="moto-server", daemon=True)
