@@ -197,6 +197,21 @@ def check_json_paths_parsed_once() -> bool:
     )
 
 
+def check_interpreter_invokes_in_process() -> bool:
+    """Without the patch the interpreter's invoke goes to a server (none runs here: a
+    connection error); with it, moto's Lambda backend answers that the function is unknown."""
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+    try:
+        lambda_eval_utils._invoke_lambda_function({"FunctionName": "missing"}, "us-east-1", None)
+    except ClientError as error:
+        return bool(error.response["Error"]["Code"] == "ResourceNotFoundException")
+    except Exception:
+        return False
+    return False
+
+
 def main() -> None:
     report: dict[str, Any] = {"moto": patching.moto_version()}
     if sys.argv[1] == "exists":
@@ -219,6 +234,7 @@ def main() -> None:
         "routing_from_memory": check_routing_from_memory(),
         "action_methods_cached": check_action_methods_cached(),
         "json_paths_parsed_once": check_json_paths_parsed_once(),
+        "interpreter_invokes_in_process": check_interpreter_invokes_in_process(),
         **service_speed_checks(),
     }
     # Every module of the interpreter imported now holds the patched factory.

@@ -54,6 +54,8 @@ SPEED_TARGETS = [
     "moto.core.responses.camelcase_to_underscores",
     "moto.sqs.models.SQSBackend.is_message_valid_based_on_retention_period",
     "moto.sqs.models.Queue.wait_for_messages",
+    "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils."
+    "_invoke_lambda_function",
 ]
 
 
@@ -114,6 +116,7 @@ def test_every_module_that_imports_boto_client_for_gets_the_reusing_one(
         "routing_from_memory",
         "action_methods_cached",
         "json_paths_parsed_once",
+        "interpreter_invokes_in_process",
         "update_expressions_parsed_once",
         "parsed_trees_copied_directly",
         "trees_walked_with_one_table",

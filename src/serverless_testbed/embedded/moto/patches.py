@@ -3,8 +3,9 @@
 moto 5.2 alone cannot run this pipeline as AWS would (``behaviour.py``: Lambda invoke
 routing, no inline SQS mappings, SendTaskFailure's cause, CloudFormation's state machines,
 callbacks before the heartbeat wait; ``timestamp_wait.py``: Timestamp waits in UTC whatever
-the host's time zone), and starts and answers slower than it has to
-(``speed.py``). Every patch goes through ``patching.py``: it fails with a one-line error when
+the host's time zone), and starts and answers slower than it has to (``speed/``;
+``interpreter_invoke.py``: Step Functions invokes functions in process, not through moto's
+HTTP layer). Every patch goes through ``patching.py``: it fails with a one-line error when
 a moto upgrade moved its target, keeps the original, and is listed by
 ``patching.applied_patches()``. The README's "moto bugs" section reproduces the two upstream
 bugs the behaviour patches work around. ``wait_scale.py`` (Wait states shrunk by a scale) is
@@ -18,7 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from serverless_testbed.embedded.moto import behaviour, speed, timestamp_wait
+from serverless_testbed.embedded.moto import behaviour, interpreter_invoke, speed, timestamp_wait
 from serverless_testbed.emulation.invoke import Invoke
 from serverless_testbed.errors import UsageError
 
@@ -44,6 +45,7 @@ def install(invoker: Invoke) -> None:
         if not _installed:
             speed.apply()  # first: it decides what the imports below cost
             behaviour.apply(current_invoker)
+            interpreter_invoke.apply()
             timestamp_wait.install()
             _quiet_logs()
             _installed = True
