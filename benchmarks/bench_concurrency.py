@@ -8,7 +8,9 @@ MiniStack in the same run.
 Starts `testbed up` as a subprocess on free ports (or drives a running stack given its
 ``--api-url`` and the ``--pids`` whose CPU is counted) and MiniStack with the same chain
 (benchmarks/ministack_peer.py; skipped with a note when it cannot run). For each level, one
-after the other, it keeps that many requests in flight (``max(per_level * level, 24)``) with:
+after the other, it first runs ``2 x level`` requests unmeasured at that level (so the
+Lambda containers, or MiniStack's workers, for that many in flight are started), then keeps
+that many requests in flight (``max(per_level * level, 24)``) with:
 
 - ``embedded POST /run``: signed POST /run to the local HTTP API (the api function starts the
   execution and polls it);
@@ -188,9 +190,14 @@ def start_testbed() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     raise RuntimeError(f"testbed up did not write {outputs}")
 
 
-def warm_up(driver: Driver) -> None:
-    for _ in range(3):
-        driver()
+WARM_UP_PER_LEVEL = 2  # unmeasured requests per execution in flight, before each level
+
+
+def warm_up(driver: Driver, level: int) -> None:
+    """Run the level once unmeasured: the functions' containers (or MiniStack's Lambda
+    workers) for this many executions in flight start here, not in the measured requests."""
+    with ThreadPoolExecutor(max_workers=level) as pool:
+        list(pool.map(lambda _: driver(), range(WARM_UP_PER_LEVEL * level)))
 
 
 def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
@@ -270,11 +277,11 @@ def main() -> int:
                 peer.pids,
             )
         rows: dict[str, list[dict[str, Any]]] = {name: [] for name in series}
-        for make_driver, _ in series.values():
-            warm_up(make_driver(1))
         for level in levels:
             for name, (make_driver, counted) in series.items():
-                row = run_level(make_driver(level), level, max(args.per_level * level, 24), counted)
+                driver = make_driver(level)
+                warm_up(driver, level)
+                row = run_level(driver, level, max(args.per_level * level, 24), counted)
                 rows[name].append(row)
                 print(json.dumps({"series": name, **row}), file=sys.stderr, flush=True)
     finally:
