@@ -34,6 +34,11 @@ logger = logging.getLogger(__name__)
 
 MAX_RECEIVE = 10  # SQS's own limit for one ReceiveMessage
 LONG_POLL_S = 1  # short enough for a prompt stop, and moto answers as soon as a message lands
+# Lambda begins with five concurrent batches per standard queue; here two pollers measured
+# better (8 runs in flight: ~36/s against ~31/s with five, the stack process ~30 against
+# ~33 ms of CPU per run): each batch costs a ReceiveMessage, an invoke and a
+# DeleteMessageBatch whatever its size, and fewer pollers make fuller batches.
+POLLERS_PER_MAPPING = 2
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
 STOP_TIMEOUT_S = 2.0
@@ -113,7 +118,7 @@ class EventSourcePoller:
         invoke: Invoke,
         region: str,
         refresh_interval_s: float = 1.0,
-        pollers_per_mapping: int = 2,
+        pollers_per_mapping: int = POLLERS_PER_MAPPING,
     ) -> None:
         self._lambda = lambda_client
         self._sqs = sqs_client
