@@ -23,6 +23,7 @@ from serverless_testbed.errors import UsageError
 # A Standard workflow runs for at most one year (Step Functions service quotas).
 MAX_DELAY_S = 365 * 24 * 3600
 CANCEL_CAUSE = "cancelled with testbed delay --cancel"
+STOP_SEEN_TIMEOUT_S = 10.0  # how long a cancel waits to see its stop (see _once_stopped)
 
 Status = Literal["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "PENDING_REDRIVE"]
 
@@ -212,7 +213,24 @@ def cancel(sfn: Any, state_machine_arn: str, execution_arn: str, wait_scale: flo
     if task.status != "RUNNING":
         raise UsageError(f"{execution_arn!r} is {task.status}, not pending: nothing to cancel")
     sfn.stop_execution(executionArn=execution_arn, cause=CANCEL_CAUSE)
-    return describe(sfn, state_machine_arn, execution_arn, wait_scale)
+    return _once_stopped(sfn, state_machine_arn, execution_arn, wait_scale)
+
+
+def _once_stopped(
+    sfn: Any, state_machine_arn: str, execution_arn: str, wait_scale: float
+) -> DelayedTask:
+    """The task as described once the stop shows. StopExecution can answer before every
+    reader sees ABORTED (moto sets the status on the execution's own thread; Step Functions'
+    reads are eventually consistent), so poll for a short while; still RUNNING after
+    STOP_SEEN_TIMEOUT_S is returned as it is."""
+    deadline = time.monotonic() + STOP_SEEN_TIMEOUT_S
+    delay = 0.01
+    while True:
+        task = describe(sfn, state_machine_arn, execution_arn, wait_scale)
+        if task.status != "RUNNING" or time.monotonic() > deadline:
+            return task
+        time.sleep(delay)  # polling a status with a deadline
+        delay = min(delay * 2, 0.5)
 
 
 def wait_until_done(
