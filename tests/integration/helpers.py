@@ -1,9 +1,12 @@
-"""Small helpers the integration tests share: HTTP calls and waiting on a condition."""
+"""Small helpers the integration tests share: HTTP calls, waiting on a condition, and the
+fixtures of a Lambda function made by hand (its zip, its role's trust policy)."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
+import zipfile
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -16,6 +19,26 @@ T = TypeVar("T")
 # signed request; the embedded stack takes only its own credentials (stack.credentials).
 LOCAL_CREDENTIALS = Credentials("testing", "testing")
 AnyCredentials = Credentials | ReadOnlyCredentials | Mapping[str, str]
+# The trust policy of a role Lambda functions run as.
+LAMBDA_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "lambda.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def zip_of(files: dict[str, str]) -> bytes:
+    """A zip archive holding ``files`` (name -> text), as a function's code."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
 
 
 def http_post(
@@ -67,3 +90,20 @@ def wait_until(
             raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
         time.sleep(interval_s)
         interval_s = min(interval_s * 1.5, 0.25)
+
+
+def ended_execution(
+    sfn: Any, execution_arn: str, *, timeout_s: float = 30, interval_s: float = 0.02
+) -> dict[str, Any]:
+    """DescribeExecution once the execution is no longer RUNNING."""
+
+    def described_if_ended() -> dict[str, Any] | None:
+        described: dict[str, Any] = sfn.describe_execution(executionArn=execution_arn)
+        return described if described["status"] != "RUNNING" else None
+
+    return wait_until(
+        described_if_ended,
+        timeout_s=timeout_s,
+        what=f"{execution_arn} to end",
+        interval_s=interval_s,
+    )

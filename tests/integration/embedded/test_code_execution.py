@@ -8,10 +8,8 @@ package's handlers), loaded from there.
 
 from __future__ import annotations
 
-import io
 import json
 import uuid
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -20,32 +18,15 @@ import botocore.exceptions
 import pytest
 
 from serverless_testbed.embedded.stack import EmbeddedStack
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
+from tests.integration.helpers import LAMBDA_TRUST_POLICY, zip_of
 
 
 @pytest.fixture(scope="module")
 def role_arn(embedded_stack: EmbeddedStack) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
     iam = embedded_stack.client("iam")
     role = iam.create_role(
         RoleName=f"code-execution-{uuid.uuid4().hex[:8]}",
-        AssumeRolePolicyDocument=json.dumps(trust),
+        AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY),
     )
     return str(role["Role"]["Arn"])
 
@@ -60,7 +41,7 @@ def _create_and_invoke(
         Runtime="python3.11",
         Role=role_arn,
         Handler=handler,
-        Code={"ZipFile": _zip(files)},
+        Code={"ZipFile": zip_of(files)},
         Timeout=10,
     )
     try:
@@ -167,7 +148,7 @@ def test_the_aws_endpoint_refuses_credentials_other_than_the_stacks(
             Runtime="python3.11",
             Role="arn:aws:iam::123456789012:role/any",
             Handler="pty.spawn",
-            Code={"ZipFile": _zip({"app.py": ""})},
+            Code={"ZipFile": zip_of({"app.py": ""})},
         )
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     assert refused.value.response["Error"]["Code"] == "UnrecognizedClientException"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from serverless_testbed.embedded.stack import EmbeddedStack
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import ended_execution
 
 ROLE = "arn:aws:iam::123456789012:role/interpreter-invoke"
 THROUGH_CLIENT = {"InvocationType": "RequestResponse"}
@@ -39,18 +39,7 @@ def run_invoke_task(
         name=f"invoke-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=ROLE
     )["stateMachineArn"]
     execution = stepfunctions.start_execution(stateMachineArn=machine)["executionArn"]
-    return dict(
-        wait_until(
-            lambda: (
-                described
-                if (described := stepfunctions.describe_execution(executionArn=execution))["status"]
-                != "RUNNING"
-                else None
-            ),
-            timeout_s=30,
-            what="the invoke task's execution to end",
-        )
-    )
+    return ended_execution(stepfunctions, execution)
 
 
 @pytest.fixture(scope="module")

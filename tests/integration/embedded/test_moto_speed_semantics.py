@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from serverless_testbed.embedded.stack import EmbeddedStack
+from tests.integration.helpers import ended_execution, wait_until
 
 UPDATE = (
     "SET #status = :status, execution_arn = :execution, payload = :payload, "
@@ -29,17 +30,6 @@ def error_of(call: Any, **parameters: Any) -> dict[str, str]:
         call(**parameters)
     error: dict[str, str] = raised.value.response["Error"]
     return error
-
-
-def wait_until(condition: Any, timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout_s} s")
-        time.sleep(0.02)
 
 
 @pytest.fixture(scope="module")
@@ -226,16 +216,7 @@ def test_executions_are_found_among_many_and_a_missing_one_is_not(
             ]
             for i in range(30)
         ]
-        described = [
-            wait_until(
-                lambda arn=arn: (
-                    (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d
-                ),
-                30,
-                f"{arn} ends",
-            )
-            for arn in arns
-        ]
+        described = [ended_execution(sfn, arn) for arn in arns]
         missing = arns[0].rsplit(":", 1)[0] + ":never-started"
         error = error_of(sfn.describe_execution, executionArn=missing)
         history_error = error_of(sfn.get_execution_history, executionArn=missing)
@@ -273,21 +254,12 @@ def test_a_task_token_completes_its_execution_and_a_bad_token_is_refused(
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         return len(tokens) == 3
 
-    wait_until(all_tokens, 30, "the three task tokens arrive")
+    wait_until(all_tokens, timeout_s=30, what="the three task tokens arrive")
     bad = error_of(sfn.send_task_success, taskToken="not-a-token", output="{}")
     bad_heartbeat = error_of(sfn.send_task_heartbeat, taskToken="not-a-token")
     for n in (2, 0, 1):
         sfn.send_task_success(taskToken=tokens[n], output=json.dumps({"answer": n}))
-    ended = [
-        wait_until(
-            lambda arn=arn: (
-                (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d
-            ),
-            30,
-            f"{arn} ends",
-        )
-        for arn in arns
-    ]
+    ended = [ended_execution(sfn, arn) for arn in arns]
     used = error_of(sfn.send_task_success, taskToken=tokens[0], output="{}")
 
     assert bad["Code"] == bad_heartbeat["Code"] == "InvalidToken"

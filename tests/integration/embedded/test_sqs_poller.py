@@ -9,12 +9,10 @@ process, and the poller in between.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import subprocess
 import sys
 import uuid
-import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +24,7 @@ import pytest
 from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.lambda_runtime.runtime import FunctionConfig, LambdaRuntime
 from serverless_testbed.embedded.sqs_poller import EventSourcePoller
-from tests.integration.helpers import wait_until
+from tests.integration.helpers import LAMBDA_TRUST_POLICY, wait_until, zip_of
 
 REGION = "us-east-1"
 HANDLER = "tests.integration.embedded.fixtures_handlers.sqs_batches.record_batch"
@@ -85,18 +83,8 @@ def clients(aws_url: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def role_arn(clients: dict[str, Any]) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
     role = clients["iam"].create_role(
-        RoleName="poller-test", AssumeRolePolicyDocument=json.dumps(trust)
+        RoleName="poller-test", AssumeRolePolicyDocument=json.dumps(LAMBDA_TRUST_POLICY)
     )
     return role["Role"]["Arn"]
 
@@ -235,10 +223,7 @@ def _queue_arn(sqs: Any, queue_url: str) -> str:
 
 def _tiny_zip() -> bytes:
     # The runtime loads handlers by module path; moto only needs some code to store.
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("placeholder.py", "")
-    return buffer.getvalue()
+    return zip_of({"placeholder.py": ""})
 
 
 def test_message_is_delivered_as_a_lambda_sqs_event_then_deleted(

@@ -2,28 +2,19 @@
 
 from __future__ import annotations
 
-import io
 import sys
 import uuid
-import zipfile
 from pathlib import Path
 
 import pytest
 
 from serverless_testbed.embedded.lambda_runtime.code import CodeRefusedError, FunctionCode
-
-
-def _zip(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
+from tests.integration.helpers import zip_of
 
 
 @pytest.mark.parametrize("module", ["pty", "os", "subprocess", "serverless_testbed.cli", ""])
 def test_a_module_outside_the_zip_is_refused_without_importing(tmp_path: Path, module: str) -> None:
-    code = FunctionCode.unpacked(_zip({"app.py": "x = 1\n"}), tmp_path / "code")
+    code = FunctionCode.unpacked(zip_of({"app.py": "x = 1\n"}), tmp_path / "code")
     assert code.refusal(module) is not None
     with pytest.raises(CodeRefusedError, match="Unable to import module"):
         code.load(module)
@@ -38,7 +29,7 @@ def test_the_template_handlers_are_only_the_handlers_package() -> None:
 
 
 def test_paths_that_leave_the_directory_are_not_unpacked(tmp_path: Path) -> None:
-    archive = _zip({"../escaped.py": "x = 1\n", "/absolute.py": "x = 1\n", "ok.py": ""})
+    archive = zip_of({"../escaped.py": "x = 1\n", "/absolute.py": "x = 1\n", "ok.py": ""})
     code = FunctionCode.unpacked(archive, tmp_path / "code")
     assert not (tmp_path / "escaped.py").exists()
     assert sorted(p.name for p in Path(code.directory).rglob("*.py")) == [
@@ -57,7 +48,7 @@ def test_a_zip_module_shadowing_an_imported_name_is_loaded_from_the_zip(tmp_path
     name = f"shadow_{uuid.uuid4().hex[:8]}"
     sys.modules[name] = type(sys)(name)  # something else, imported earlier under that name
     try:
-        code = FunctionCode.unpacked(_zip({f"{name}.py": "WHERE = 'zip'\n"}), tmp_path / "c")
+        code = FunctionCode.unpacked(zip_of({f"{name}.py": "WHERE = 'zip'\n"}), tmp_path / "c")
         module = code.load(name)
         assert module.WHERE == "zip"
         assert Path(module.__file__ or "").parent == Path(code.directory)

@@ -22,13 +22,13 @@ from serverless_testbed.pipeline.work import (
     WorkOutcome,
     process_record,
 )
+from tests.integration.helpers import ended_execution
 from tests.unit.pipeline.conftest import Aws, Queue, WaitingExecution, start_waiting_execution
 from tests.unit.pipeline.support import (
     FakeClock,
     RecordingSfn,
     lambda_sqs_record,
     receive_records,
-    wait_for,
 )
 
 
@@ -67,11 +67,7 @@ class Pipeline:
         )
 
     def ended(self, execution: WaitingExecution) -> dict[str, Any]:
-        def described() -> dict[str, Any] | None:
-            found = self.aws.sfn.describe_execution(executionArn=execution.arn)
-            return found if found["status"] != "RUNNING" else None
-
-        return wait_for(described, what="the execution to end")
+        return ended_execution(self.aws.sfn, execution.arn, timeout_s=10, interval_s=0.005)
 
     def items(self) -> list[dict[str, Any]]:
         return self.aws.dynamodb.scan(TableName=self.table, ConsistentRead=True)["Items"]
