@@ -108,15 +108,7 @@ def run_command(args: argparse.Namespace) -> int:
     if len(levels) > 1:
         return _sweep_output(args, info, levels)
     items = levels[0].items
-    block = report.render(info, items)
-    sys.stdout.write(block)
-    if args.result_file:
-        with args.result_file.open("a") as result_file:
-            if result_file.tell():
-                result_file.write("\n")
-            result_file.write(block)
-    if args.json_file:
-        args.json_file.write_text(json.dumps(report.to_json(info, items), indent=2) + "\n")
+    _write_report(args, report.render(info, items), report.to_json(info, items))
     if args.plot:
         from serverless_testbed.latency.plot import write_plot
 
@@ -131,11 +123,8 @@ def run_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sweep_output(args: argparse.Namespace, info: Any, levels: list[Any]) -> int:
-    from serverless_testbed.latency import sweep
-    from serverless_testbed.latency.summary import TOTAL
-
-    block = sweep.render(info, levels)
+def _write_report(args: argparse.Namespace, block: str, data: dict[str, Any]) -> None:
+    """The Markdown on stdout (and appended to --result-file), the data to --json."""
     sys.stdout.write(block)
     if args.result_file:
         with args.result_file.open("a") as result_file:
@@ -143,7 +132,14 @@ def _sweep_output(args: argparse.Namespace, info: Any, levels: list[Any]) -> int
                 result_file.write("\n")
             result_file.write(block)
     if args.json_file:
-        args.json_file.write_text(json.dumps(sweep.to_json(info, levels), indent=2) + "\n")
+        args.json_file.write_text(json.dumps(data, indent=2) + "\n")
+
+
+def _sweep_output(args: argparse.Namespace, info: Any, levels: list[Any]) -> int:
+    from serverless_testbed.latency import sweep
+    from serverless_testbed.latency.summary import TOTAL
+
+    _write_report(args, sweep.render(info, levels), sweep.to_json(info, levels))
     if args.plot:
         from serverless_testbed.latency.plot import write_sweep_plot
 
