@@ -14,6 +14,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
+from serverless_testbed.argument_types import non_negative_float, non_negative_int, positive_int
 from serverless_testbed.emulation.defaults import LAMBDA_ACCOUNT_CONCURRENCY
 from serverless_testbed.emulation.description import read_description, write_description
 from serverless_testbed.emulation.http_api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT_PER_S
@@ -54,7 +55,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument(option, type=port, default=default, help=f"{what} ({default})")
     parser.add_argument(
         "--api-rate-limit",
-        type=_non_negative(float),
+        type=non_negative_float,
         default=DEFAULT_RATE_LIMIT_PER_S,
         metavar="PER_S",
         help="HTTP API throttle: steady requests per second, as API Gateway's route throttling "
@@ -62,14 +63,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--api-burst-limit",
-        type=_non_negative(int),
+        type=non_negative_int,
         default=DEFAULT_BURST_LIMIT,
         metavar="N",
         help="HTTP API throttle: burst size (default: %(default)d)",
     )
     parser.add_argument(
         "--lambda-concurrency",
-        type=_at_least_one,
+        type=positive_int,
         default=LAMBDA_ACCOUNT_CONCURRENCY,
         metavar="N",
         help="the account's Lambda concurrency limit, shared by the functions without reserved "
@@ -105,29 +106,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     health.add_argument("--json", type=Path, dest="json_file", help="also write the result as JSON")
     health.set_defaults(func=run_health)
-
-
-def _non_negative(kind: type[int] | type[float]) -> Any:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a {kind.__name__}: {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"must be >= 0: {text}")
-        return value
-
-    return parse
-
-
-def _at_least_one(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1: {text}")
-    return value
 
 
 def run_up(args: argparse.Namespace) -> int:

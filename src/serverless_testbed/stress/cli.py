@@ -3,7 +3,8 @@
 This module declares the flags and checks them; the runs themselves live in
 serverless_testbed.stress.publish.run and serverless_testbed.stress.work.run, imported only
 when a command runs, so `testbed --help` answers at once. Every number a flag takes goes
-through the validators below: finite, and positive where a zero or a negative makes no sense.
+through the shared validators (serverless_testbed/argument_types.py) or the one below:
+finite, and positive where a zero or a negative makes no sense.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ import argparse
 import math
 import os
 
+from serverless_testbed.argument_types import (
+    non_negative_float,
+    number,
+    positive_float,
+    positive_int,
+)
 from serverless_testbed.stress.connection import add_redis_arguments
 from serverless_testbed.stress.protocol import CONTROL_SECRET_ENV, DEFAULT_PREFIX
 
@@ -27,42 +34,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 # ---- validators (argparse ``type=`` callables: a bad value is exit 2 with one line)
 
 
-def positive_int(text: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1: {text!r}")
-    return value
-
-
-def positive_float(text: str) -> float:
-    value = _number(text)
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0: {text!r}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    value = _number(text)
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0: {text!r}")
-    return value
-
-
 def hour_of_day(text: str) -> float:
-    value = _number(text)
+    value = number(text)
     if not (math.isfinite(value) and 0 <= value < HOURS_PER_DAY):
         raise argparse.ArgumentTypeError(f"must be an hour of day, 0 <= H < 24: {text!r}")
     return value
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
 # ---- what both commands share

@@ -12,21 +12,11 @@ from moto import mock_aws
 
 from serverless_testbed.cli import main
 from serverless_testbed.embedded.direct_deploy import apply_template
+from tests.integration.helpers import LAMBDA_TRUST_POLICY
 
 ROLE = {
     "Type": "AWS::IAM::Role",
-    "Properties": {
-        "AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {
-                    "Effect": "Allow",
-                    "Principal": {"Service": "lambda.amazonaws.com"},
-                    "Action": "sts:AssumeRole",
-                }
-            ],
-        }
-    },
+    "Properties": {"AssumeRolePolicyDocument": LAMBDA_TRUST_POLICY},
 }
 
 
@@ -68,3 +58,25 @@ def test_up_refuses_a_lambda_concurrency_below_one(
 
     assert exited.value.code == 2
     assert "--lambda-concurrency" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value"),
+    [
+        ("--api-rate-limit", "nan"),
+        ("--api-rate-limit", "inf"),
+        ("--api-rate-limit", "-1"),
+        ("--api-burst-limit", "-1"),
+        ("--api-burst-limit", "1.5"),
+    ],
+)
+def test_up_refuses_a_throttle_that_is_not_a_finite_non_negative_number(
+    flag: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["up", flag, value])
+
+    assert exited.value.code == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert len(errors) == 1
+    assert flag in errors[0] and repr(value) in errors[0]
