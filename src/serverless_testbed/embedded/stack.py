@@ -147,6 +147,7 @@ class EmbeddedStack(EmulatedStack):
 
     def _start(self) -> None:
         from serverless_testbed.embedded.lambda_runtime.runtime import LambdaRuntime
+        from serverless_testbed.embedded.moto.in_process_sqs import InProcessSqs
         from serverless_testbed.embedded.moto.server import MotoServer
         from serverless_testbed.embedded.sqs_poller import EventSourcePoller
 
@@ -200,7 +201,8 @@ class EmbeddedStack(EmulatedStack):
                 self.urls["api"] = self.deployment.api_url
                 self._poller = EventSourcePoller(
                     lambda_client=self.client("lambda"),
-                    sqs_client=self.client("sqs"),
+                    # In this process, as moto's SQS backend: no HTTP round trip per batch.
+                    sqs_client=InProcessSqs(self.urls["aws"], self.region),
                     invoke=self.invoke,
                     region=self.region,
                 )
