@@ -62,6 +62,9 @@ from serverless_testbed.emulation.stack import EmulatedStack
 from serverless_testbed.signed_http import signed_post
 
 LOG_LINES_KEPT = 2000  # per function
+# X-Amz-Target prefixes the stack's endpoint forwards to DynamoDB's own process (Streams'
+# backend reads DynamoDB's tables, so it lives there too).
+FORWARDED_TO_DYNAMODB = ("DynamoDB_20120810.", "DynamoDBStreams_20120810.")
 # The template's handlers: the only installed code a function may run (its placeholder zip).
 TEMPLATE_HANDLERS_PACKAGE = "serverless_testbed.handlers"
 
@@ -89,11 +92,14 @@ class EmbeddedStack(EmulatedStack):
         on_part_died: Callable[[str, str], None] | None = None,
         api_throttle: Throttle | None = None,
         lambda_concurrency: int = LAMBDA_ACCOUNT_CONCURRENCY,
+        dynamodb_process: bool = True,
     ) -> None:
         """``on_part_died(part, reason)`` hears of a part that died and could not be
         restarted (the stack is then unusable); by default it is logged as an error.
         ``lambda_concurrency``: the account's concurrency limit, shared by the functions
-        without reserved concurrency (README, "Lambda concurrency")."""
+        without reserved concurrency (README, "Lambda concurrency").
+        ``dynamodb_process``: serve DynamoDB from a moto server in a child process (its own
+        interpreter lock; embedded/moto/service_process.py); off, from the stack's own."""
         if lambda_concurrency < 1:
             raise ValueError(f"lambda_concurrency must be at least 1, not {lambda_concurrency}")
         self._lambda_concurrency = lambda_concurrency
@@ -128,6 +134,8 @@ class EmbeddedStack(EmulatedStack):
         self._gateway: LocalApiGateway | None = None
         self._poller: Any = None
         self._redis: Any = None
+        self._dynamodb_process = dynamodb_process
+        self._dynamodb: Any = None  # the child process serving DynamoDB, when there is one
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Self:
@@ -147,12 +155,20 @@ class EmbeddedStack(EmulatedStack):
 
     def _start(self) -> None:
         from serverless_testbed.embedded.lambda_runtime.runtime import LambdaRuntime
+        from serverless_testbed.embedded.moto import cloudformation_tables
         from serverless_testbed.embedded.moto.in_process_sqs import InProcessSqs
         from serverless_testbed.embedded.moto.server import MotoServer
+        from serverless_testbed.embedded.moto.service_process import ServiceProcess
         from serverless_testbed.embedded.sqs_poller import EventSourcePoller
 
         # Every part registers its own stop as it starts; close() unwinds them in reverse.
         parts = self._parts
+        forward = None
+        if self._dynamodb_process:
+            # First: it imports moto while this process does; its port is read when needed.
+            self._dynamodb = ServiceProcess("dynamodb", self._credentials).start()
+            parts.callback(self._dynamodb.stop)
+            forward = (FORWARDED_TO_DYNAMODB, self._dynamodb.address)
         moto_patches.install(self.invoke)
         parts.callback(moto_patches.uninstall_invoker, self.invoke)
         moto_wait_scale.set_wait_scale(self._wait_scale)
@@ -168,7 +184,7 @@ class EmbeddedStack(EmulatedStack):
                 parts.callback(speed.set_interpreter_credentials, "ak", "sk")
                 with naming_the_port("aws", self._aws_port):
                     self._moto = MotoServer(
-                        port=self._aws_port, credentials=self._credentials
+                        port=self._aws_port, credentials=self._credentials, forward=forward
                     ).start()
                 parts.callback(self._moto.stop)
                 # moto's Step Functions interpreter calls services at localhost:$MOTO_PORT.
@@ -179,8 +195,14 @@ class EmbeddedStack(EmulatedStack):
                     {"stepfunctions": {"execute_state_machine": True}},
                 )
                 self._new_session()
+                function_environment = self.client_environment()
+                if self._dynamodb is not None:
+                    # The worker's UpdateItem goes straight to DynamoDB's own process.
+                    function_environment["AWS_ENDPOINT_URL_DYNAMODB"] = self._dynamodb.url
+                    cloudformation_tables.set_table_client(self.client("dynamodb"))
+                    parts.callback(cloudformation_tables.set_table_client, None)
                 self._runtime = LambdaRuntime(
-                    self.client_environment(),
+                    function_environment,
                     idle_timeout_s=self._idle_timeout_s,
                     log_sink=self._keep_log_line,
                     scale_cpu=self._scale_lambda_cpu,
@@ -230,6 +252,9 @@ class EmbeddedStack(EmulatedStack):
         }
         if redis is not None:
             checks["redis"] = lambda: exited(redis.exit_status())
+        dynamodb = self._dynamodb
+        if dynamodb is not None:
+            checks["dynamodb process"] = lambda: exited(dynamodb.exit_status())
         return checks
 
     def _part_died(self, part: str, reason: str) -> None:
@@ -253,6 +278,7 @@ class EmbeddedStack(EmulatedStack):
             super().close()
         finally:
             self._poller = self._gateway = self._runtime = self._moto = self._redis = None
+            self._dynamodb = None
             self._function_code, self._code_root = {}, None
             self._functions_registered = {}
 
@@ -312,9 +338,19 @@ class EmbeddedStack(EmulatedStack):
         with self._register_lock:
             if service not in self._clients:
                 self._clients[service] = self._session.client(
-                    service, endpoint_url=self.urls["aws"]
+                    service, endpoint_url=self._endpoint_of(service)
                 )
             return self._clients[service]
+
+    def _endpoint_of(self, service: str) -> str:
+        if self._dynamodb is not None and service in ("dynamodb", "dynamodbstreams"):
+            return str(self._dynamodb.url)
+        return self.urls["aws"]
+
+    @property
+    def dynamodb_process_pid(self) -> int | None:
+        """The process serving DynamoDB, when it is not this one."""
+        return None if self._dynamodb is None else int(self._dynamodb.pid)
 
     def deploy(
         self, stack_name: str, parameters: dict[str, str] | None = None, *, direct: bool = False

@@ -19,7 +19,13 @@ from __future__ import annotations
 import logging
 import threading
 
-from serverless_testbed.embedded.moto import behaviour, interpreter_invoke, speed, timestamp_wait
+from serverless_testbed.embedded.moto import (
+    behaviour,
+    cloudformation_tables,
+    interpreter_invoke,
+    speed,
+    timestamp_wait,
+)
 from serverless_testbed.emulation.invoke import Invoke
 from serverless_testbed.errors import UsageError
 
@@ -46,6 +52,7 @@ def install(invoker: Invoke) -> None:
             speed.apply()  # first: it decides what the imports below cost
             behaviour.apply(current_invoker)
             interpreter_invoke.apply()
+            cloudformation_tables.apply()
             timestamp_wait.install()
             _quiet_logs()
             _installed = True

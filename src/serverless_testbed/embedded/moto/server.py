@@ -31,6 +31,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from serverless_testbed.embedded.moto import cheroot_io
 from serverless_testbed.embedded.moto.dispatch import JsonTargetDispatch
+from serverless_testbed.embedded.moto.forward import Address, ForwardByTarget
 from serverless_testbed.emulation import sigv4
 
 LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
@@ -47,6 +48,7 @@ class MotoServer:
         *,
         direct_json_dispatch: bool = True,
         lean_io: bool = True,
+        forward: tuple[tuple[str, ...], Address] | None = None,
     ) -> None:
         """With ``credentials``, every request (``/moto-api/`` too) must be SigV4-signed
         with them, else 403 as AWS answers; without, moto takes any request, as it does.
@@ -55,12 +57,15 @@ class MotoServer:
         skip moto's Flask layer (``dispatch.py``; same answers, less CPU). Off, every
         request takes moto's own route (benchmarks compare the two).
         ``lean_io``: requests are read and responses written with less work
-        (``cheroot_io.py``); off, as cheroot does."""
+        (``cheroot_io.py``); off, as cheroot does.
+        ``forward``: (X-Amz-Target prefixes, where their server listens): those calls go to
+        that server as they came (``forward.py``), which checks their signature."""
         self._host = host
         self._port = port
         self._credentials = credentials
         self._direct_json_dispatch = direct_json_dispatch
         self._lean_io = lean_io
+        self._forward = forward
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -81,6 +86,9 @@ class MotoServer:
             app = JsonTargetDispatch(dispatcher, cors=cors)
         if self._credentials is not None:
             app = SignedRequestsOnly(app, self._credentials)
+        if self._forward is not None:
+            prefixes, address = self._forward
+            app = ForwardByTarget(app, prefixes, address)
         server = wsgi.Server(
             (self._host, port),
             app,

@@ -1,0 +1,150 @@
+"""Forwarding one service's calls to the moto server that serves it in another process.
+
+The embedded stack can serve DynamoDB from its own moto server in a child process
+(``service_process.py``), so its calls run under that process's interpreter lock, not the
+stack process's. Clients that know only ``AWS_ENDPOINT_URL`` still reach the stack's main
+endpoint: ``ForwardByTarget`` sends those calls (picked by their ``X-Amz-Target``) to the
+child as they came: same method, path and query, headers (``Host`` and the SigV4
+``Authorization`` too: the child checks the signature) and body, over kept-alive
+connections, and answers with the child's status, headers and body.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+StartResponse = Callable[..., Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+Address = Callable[[], tuple[str, int]]  # where the other server listens (may wait for it)
+
+# Hop-by-hop headers (RFC 9110 7.6.1) and the length, which is set from the body sent.
+NOT_FORWARDED = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "transfer-encoding",
+        "te",
+        "trailer",
+        "upgrade",
+        "content-length",
+    }
+)
+FORWARD_TIMEOUT_S = 120.0
+IDLE_CONNECTIONS_KEPT = 64
+
+
+class ForwardByTarget:
+    """WSGI app: requests whose ``X-Amz-Target`` starts with one of ``prefixes`` go to the
+    server at ``address()``; the rest to ``app``."""
+
+    def __init__(self, app: WsgiApp, prefixes: tuple[str, ...], address: Address) -> None:
+        self._app = app
+        self._prefixes = prefixes
+        self._pool = ConnectionPool(address)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target is None or not target.startswith(self._prefixes):
+            return self._app(environ, start_response)
+        headers = [
+            (name, value) for name, value in _headers(environ) if name.lower() not in NOT_FORWARDED
+        ]
+        body = _read_body(environ)
+        uri = environ.get("REQUEST_URI") or _target_of(environ)
+        try:
+            status, reason, answer_headers, answer = self._pool.request(
+                environ["REQUEST_METHOD"], uri, headers, body
+            )
+        except (OSError, http.client.HTTPException, RuntimeError) as error:
+            message = f"the server process of {target.partition('.')[0]} did not answer: {error}"
+            payload = json.dumps({"__type": "ServiceUnavailable", "message": message}).encode()
+            start_response(
+                "503 Service Unavailable",
+                [
+                    ("Content-Type", "application/x-amz-json-1.0"),
+                    ("Content-Length", str(len(payload))),
+                ],
+            )
+            return [payload]
+        kept = [(n, v) for n, v in answer_headers if n.lower() not in NOT_FORWARDED]
+        kept.append(("Content-Length", str(len(answer))))
+        start_response(f"{status} {reason}", kept)
+        return [answer]
+
+
+class ConnectionPool:
+    """Kept-alive HTTP/1.1 connections to one server, each used by one request at a time."""
+
+    def __init__(self, address: Address) -> None:
+        self._address = address
+        self._idle: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+
+    def request(
+        self, method: str, uri: str, headers: list[tuple[str, str]], body: bytes
+    ) -> tuple[int, str, list[tuple[str, str]], bytes]:
+        for attempt in range(2):
+            connection, reused = self._take()
+            try:
+                connection.putrequest(method, uri, skip_host=True, skip_accept_encoding=True)
+                for name, value in headers:
+                    connection.putheader(name, value)
+                connection.putheader("Content-Length", str(len(body)))
+                connection.endheaders(body)
+                response = connection.getresponse()
+                answer = response.read()
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                # A kept connection the server closed while idle: once more on a new one.
+                if reused and attempt == 0:
+                    continue
+                raise
+            if response.will_close:
+                connection.close()
+            else:
+                self._give(connection)
+            return response.status, response.reason, response.getheaders(), answer
+        raise AssertionError("unreachable")
+
+    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop(), True
+        host, port = self._address()
+        return http.client.HTTPConnection(host, port, timeout=FORWARD_TIMEOUT_S), False
+
+    def _give(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            if len(self._idle) < IDLE_CONNECTIONS_KEPT:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH") or ""
+    if length.isdigit():
+        return bytes(stream.read(int(length)))
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        return bytes(stream.read())
+    return b""
+
+
+def _target_of(environ: dict[str, Any]) -> str:
+    query = environ.get("QUERY_STRING", "")
+    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+    return f"{path}?{query}" if query else path
+
+
+def _headers(environ: dict[str, Any]) -> Iterable[tuple[str, str]]:
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            yield key[5:].replace("_", "-"), value
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            yield key.replace("_", "-"), value

@@ -1,0 +1,203 @@
+"""One AWS service served by its own moto server in a child process.
+
+    python -m serverless_testbed.embedded.moto.service_process
+
+The embedded stack's process runs moto's server, Step Functions, the SQS poller, the HTTP
+API and the Lambda runtime under one interpreter lock; a service served from a child process
+runs under its own (DynamoDB: the worker's conditional UpdateItem was the largest single
+part of the stack process's lock time). Clients reach it through boto3's own
+``AWS_ENDPOINT_URL_<SERVICE>``, or through the stack's endpoint, which forwards
+(``forward.py``).
+
+The child reads its settings (host, the stack's credentials) as one JSON line on stdin, not
+from argv (``ps`` shows argv), writes ``{"port": N}`` as one line on stdout once it serves,
+and exits when its stdin closes: when the stack stops it, or when the stack's process dies.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import json
+import logging
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from typing import IO, Any
+
+from botocore.credentials import Credentials
+
+MODULE = "serverless_testbed.embedded.moto.service_process"
+START_TIMEOUT_S = 60.0  # the child imports moto and binds: ~1 s on an idle machine
+STOP_TIMEOUT_S = 5.0
+
+log = logging.getLogger(__name__)
+
+
+class ServiceProcessFailed(RuntimeError):
+    """The child exited, or said nothing, before it served."""
+
+
+class ServiceProcess:
+    """The parent's side: start() returns at once; ``port`` waits for the child's answer."""
+
+    def __init__(
+        self,
+        service: str,
+        credentials: Credentials,
+        host: str = "127.0.0.1",
+        *,
+        module: str = MODULE,
+    ) -> None:
+        """``module``: what the child runs (``python -m``), this one unless a test says."""
+        self.service = service
+        self._module = module
+        self._credentials = credentials
+        self._host = host
+        self._process: subprocess.Popen[bytes] | None = None
+        self._port: int | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> ServiceProcess:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", self._module],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            close_fds=True,
+        )
+        settings = {
+            "host": self._host,
+            "access_key": self._credentials.access_key,
+            "secret_key": self._credentials.secret_key,
+        }
+        assert self._process.stdin is not None
+        self._process.stdin.write(json.dumps(settings).encode() + b"\n")
+        self._process.stdin.flush()
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "start() first"
+        return self._process.pid
+
+    @property
+    def port(self) -> int:
+        """The child's port, once it serves (raises ServiceProcessFailed if it cannot)."""
+        with self._lock:
+            if self._port is None:
+                self._port = self._read_port()
+            return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self.port}"
+
+    def address(self) -> tuple[str, int]:
+        return self._host, self.port
+
+    def exit_status(self) -> int | None:
+        """None while the child runs, else its exit status (negative: killed by a signal)."""
+        return None if self._process is None else self._process.poll()
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        assert process.stdin is not None
+        with contextlib.suppress(OSError):
+            process.stdin.close()  # the child exits when its stdin closes
+        try:
+            process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        for stream in (process.stdout, process.stderr):
+            if stream is not None:
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    def _read_port(self) -> int:
+        process = self._process
+        if process is None:
+            raise ServiceProcessFailed(f"the {self.service} server process is not running")
+        assert process.stdout is not None and process.stderr is not None
+        deadline = time.monotonic() + START_TIMEOUT_S
+        line = b""
+        while not line.endswith(b"\n"):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([process.stdout], [], [], remaining)[0]:
+                raise ServiceProcessFailed(
+                    f"the {self.service} server process did not serve within "
+                    f"{START_TIMEOUT_S:.0f} s"
+                )
+            chunk = os.read(process.stdout.fileno(), 4096)
+            if not chunk:
+                raise ServiceProcessFailed(self._why_it_ended(process))
+            line += chunk
+        threading.Thread(
+            target=_log_lines,
+            args=(self.service, process.stderr),
+            name=f"{self.service}-process-stderr",
+            daemon=True,
+        ).start()
+        return int(json.loads(line)["port"])
+
+    def _why_it_ended(self, process: subprocess.Popen[bytes]) -> str:
+        try:
+            status = process.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            status = None
+        assert process.stderr is not None
+        lines = [ln for ln in process.stderr.read().decode(errors="replace").splitlines() if ln]
+        last = lines[-1].strip() if lines else "(nothing on stderr)"
+        return (
+            f"the {self.service} server process exited (status {status}) before it served: {last}"
+        )
+
+
+def _log_lines(service: str, stream: IO[bytes]) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        for raw in stream:
+            log.warning("%s server process: %s", service, raw.decode(errors="replace").rstrip())
+
+
+def _first_call(url: str, credentials: Credentials) -> None:
+    """One call before serving: its first request loads DynamoDB's backend and models
+    (~0.3 s), which the stack's start would otherwise wait for."""
+    import boto3
+
+    boto3.client(
+        "dynamodb",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+    ).list_tables()
+
+
+def main() -> None:
+    settings: dict[str, Any] = json.loads(sys.stdin.readline())
+    gc.disable()  # as the stack's start: what is loaded now lives as long as the process
+    from serverless_testbed.embedded.moto import speed
+
+    speed.apply_for_dynamodb()
+    from serverless_testbed.embedded.moto.server import MotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    credentials = Credentials(settings["access_key"], settings["secret_key"])
+    server = MotoServer(settings["host"], 0, credentials).start()
+    _first_call(server.url, credentials)
+    gc.enable()
+    gc.freeze()
+    sys.stdout.write(json.dumps({"port": server.port}) + "\n")
+    sys.stdout.flush()
+    sys.stdin.read()  # until the parent closes it, or dies
+    os._exit(0)  # nothing to keep: no need to wait for cheroot's threads
+
+
+if __name__ == "__main__":
+    main()

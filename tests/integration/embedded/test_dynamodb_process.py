@@ -1,0 +1,218 @@
+"""DynamoDB served from its own moto server in a child process of the embedded stack: the
+stack's endpoint forwards DynamoDB calls there, functions and ``stack.client("dynamodb")``
+call it directly, CloudFormation's tables are made there, and it lives and dies with the
+stack."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.credentials import Credentials
+
+from serverless_testbed.embedded.moto.service_process import ServiceProcess, ServiceProcessFailed
+from tests.integration.embedded.test_health import FREE_PORTS, Stderr, child_running
+from tests.integration.embedded.test_up_command import READY_TIMEOUT_S, _start_up
+from tests.integration.helpers import http_post, wait_until
+
+DYNAMODB_PROCESS = "embedded.moto.service_process"
+
+
+def _main_endpoint_client(stack: Any) -> Any:
+    return stack._session.client("dynamodb", endpoint_url=stack.urls["aws"])
+
+
+def _new_table(client: Any) -> str:
+    name = f"split-{uuid.uuid4().hex[:10]}"
+    client.create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
+    return name
+
+
+def test_the_stack_serves_dynamodb_from_a_child_process(embedded_stack: Any) -> None:
+    pid = embedded_stack.dynamodb_process_pid
+    assert pid is not None and pid != os.getpid()
+    assert embedded_stack.client("dynamodb").meta.endpoint_url != embedded_stack.urls["aws"]
+    parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    assert parent == os.getpid()
+
+
+def test_a_table_made_through_the_stacks_endpoint_is_served_by_the_child(
+    embedded_stack: Any,
+) -> None:
+    name = _new_table(_main_endpoint_client(embedded_stack))
+    _main_endpoint_client(embedded_stack).put_item(TableName=name, Item={"pk": {"S": "via-main"}})
+
+    child = embedded_stack.client("dynamodb")
+    assert name in child.list_tables()["TableNames"]
+    item = child.get_item(TableName=name, Key={"pk": {"S": "via-main"}}, ConsistentRead=True)
+    assert item["Item"] == {"pk": {"S": "via-main"}}
+
+
+def test_a_table_made_in_the_child_is_served_through_the_stacks_endpoint(
+    embedded_stack: Any,
+) -> None:
+    child = embedded_stack.client("dynamodb")
+    name = _new_table(child)
+    child.put_item(TableName=name, Item={"pk": {"S": "via-child"}, "n": {"N": "1"}})
+
+    main = _main_endpoint_client(embedded_stack)
+    main.update_item(
+        TableName=name,
+        Key={"pk": {"S": "via-child"}},
+        UpdateExpression="SET n = n + :one",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":one": {"N": "1"}},
+    )
+    with pytest.raises(main.exceptions.ConditionalCheckFailedException):
+        main.update_item(
+            TableName=name,
+            Key={"pk": {"S": "absent"}},
+            UpdateExpression="SET n = :one",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+        )
+    item = child.get_item(TableName=name, Key={"pk": {"S": "via-child"}}, ConsistentRead=True)
+    assert item["Item"]["n"] == {"N": "2"}
+
+
+@pytest.mark.parametrize("signed_with", ["nothing", "other credentials"])
+def test_a_forwarded_request_not_signed_with_the_stacks_credentials_is_refused_403(
+    embedded_stack: Any, signed_with: str
+) -> None:
+    url = embedded_stack.urls["aws"]
+    headers = {"X-Amz-Target": "DynamoDB_20120810.ListTables"}
+    body = b"{}"
+    if signed_with == "nothing":
+        status, answer = _post(url, body, headers)
+    else:
+        status, answer = http_post(
+            url, body, credentials=Credentials("AKIAOTHER", "not-the-stacks-secret")
+        )
+    assert status == 403, answer
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    import urllib.error
+    import urllib.request
+
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/x-amz-json-1.0", **headers},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read() or b"{}")
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def test_the_workers_update_lands_in_the_child(embedded_stack: Any) -> None:
+    request_id = f"split-{uuid.uuid4().hex[:10]}"
+    status, body = http_post(
+        f"{embedded_stack.deployment.api_url}/run",
+        {"request_id": request_id, "payload": {}},
+        credentials=embedded_stack.credentials,
+    )
+    assert status == 200 and body["status"] == "SUCCEEDED", body
+    item = embedded_stack.client("dynamodb").get_item(
+        TableName=embedded_stack.deployment.table_name,
+        Key={"pk": {"S": request_id}},
+        ConsistentRead=True,
+    )
+    assert "Item" in item
+
+
+def test_a_table_deployed_through_cloudformation_is_made_in_the_child(
+    embedded_stack: Any,
+) -> None:
+    stack_name = f"split-cfn-{uuid.uuid4().hex[:6]}"
+    deployment = embedded_stack.deploy(stack_name)  # CloudFormation CreateStack
+
+    child = embedded_stack.client("dynamodb")
+    described = child.describe_table(TableName=deployment.table_name)["Table"]
+    assert described["KeySchema"] == [{"AttributeName": "pk", "KeyType": "HASH"}]
+    assert (
+        deployment.table_name in _main_endpoint_client(embedded_stack).list_tables()["TableNames"]
+    )
+    request_id = f"cfn-{uuid.uuid4().hex[:10]}"
+    status, body = http_post(
+        f"{deployment.api_url}/run",
+        {"request_id": request_id, "payload": {}},
+        credentials=embedded_stack.credentials,
+    )
+    assert status == 200 and body["status"] == "SUCCEEDED", body
+    item = child.get_item(
+        TableName=deployment.table_name, Key={"pk": {"S": request_id}}, ConsistentRead=True
+    )
+    assert "Item" in item
+
+
+def test_a_child_that_cannot_start_is_a_one_line_error() -> None:
+    process = ServiceProcess(
+        "dynamodb", Credentials("AKIATEST", "secret"), module="serverless_testbed.no_such"
+    ).start()
+    try:
+        with pytest.raises(ServiceProcessFailed) as failed:
+            _ = process.port
+    finally:
+        process.stop()
+    message = str(failed.value)
+    assert "\n" not in message
+    assert "dynamodb server process exited" in message
+    assert "No module named serverless_testbed.no_such" in message
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"  # exited, not yet reaped
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL])
+def test_the_child_does_not_outlive_testbed_up(stop: signal.Signals) -> None:
+    up = _start_up(*FREE_PORTS)
+    try:
+        up.read_until("ready", READY_TIMEOUT_S)
+        child = child_running(up, DYNAMODB_PROCESS)
+
+        up.process.send_signal(stop)
+        up.process.wait(timeout=60)
+
+        wait_until(lambda: _pid_gone(child), timeout_s=15, what=f"pid {child} to exit")
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+            up.process.wait()
+
+
+def test_a_killed_child_stops_the_stack_with_a_line_naming_it(tmp_path: Path) -> None:
+    up = _start_up(*FREE_PORTS, "--json", str(tmp_path / "stack.json"))
+    stderr = Stderr(up.process)
+    try:
+        up.read_until("ready", READY_TIMEOUT_S)
+
+        os.kill(child_running(up, DYNAMODB_PROCESS), signal.SIGKILL)
+
+        assert up.process.wait(timeout=60) == 1
+        failed = wait_until(
+            lambda: stderr.saying("the dynamodb process died"), timeout_s=10, what="the line"
+        )
+        assert "killed by signal 9" in failed[0]
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+            up.process.wait()
