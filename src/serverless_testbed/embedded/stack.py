@@ -219,6 +219,8 @@ class EmbeddedStack(EmulatedStack):
                     )
                 self._gateway.start()
                 parts.callback(self._gateway.stop)
+                if self._dynamodb is not None:
+                    self._dynamodb.wait_serving()  # one line if it could not start
                 self.deploy(self.stack_name, self.parameters, direct=True)
                 self.urls["api"] = self.deployment.api_url
                 self._poller = EventSourcePoller(

@@ -165,7 +165,7 @@ def test_a_child_that_cannot_start_is_a_one_line_error() -> None:
     ).start()
     try:
         with pytest.raises(ServiceProcessFailed) as failed:
-            _ = process.port
+            process.wait_serving()
     finally:
         process.stop()
     message = str(failed.value)

@@ -49,6 +49,7 @@ class MotoServer:
         direct_json_dispatch: bool = True,
         lean_io: bool = True,
         forward: tuple[tuple[str, ...], Address] | None = None,
+        listening: socket.socket | None = None,
     ) -> None:
         """With ``credentials``, every request (``/moto-api/`` too) must be SigV4-signed
         with them, else 403 as AWS answers; without, moto takes any request, as it does.
@@ -59,25 +60,31 @@ class MotoServer:
         ``lean_io``: requests are read and responses written with less work
         (``cheroot_io.py``); off, as cheroot does.
         ``forward``: (X-Amz-Target prefixes, where their server listens): those calls go to
-        that server as they came (``forward.py``), which checks their signature."""
+        that server as they came (``forward.py``), which checks their signature.
+        ``listening``: a socket already bound and listening (handed over by a parent
+        process) to serve on, instead of binding ``host:port``."""
         self._host = host
         self._port = port
         self._credentials = credentials
         self._direct_json_dispatch = direct_json_dispatch
         self._lean_io = lean_io
         self._forward = forward
+        self._listening = listening
         self._server: wsgi.Server | None = None
         self._thread: threading.Thread | None = None
 
     def start(self) -> MotoServer:
         """Bind (raising ``OSError`` when the port is taken), then serve in a thread."""
         port = self._port
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            # cheroot reports a taken port without naming it: find out here first.
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((self._host, port))
-            if port == 0:
-                port = probe.getsockname()[1]
+        if self._listening is not None:
+            port = self._listening.getsockname()[1]
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                # cheroot reports a taken port without naming it: find out here first.
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                probe.bind((self._host, port))
+                if port == 0:
+                    port = probe.getsockname()[1]
         dispatcher = DomainDispatcherApplication(create_backend_app)
         app: Any = dispatcher
         if self._direct_json_dispatch:
@@ -99,6 +106,8 @@ class MotoServer:
         )
         if self._lean_io:
             cheroot_io.make_lean(server)
+        if self._listening is not None:
+            _serve_on(server, self._listening)
         server.prepare()
         self._server = server
         self._thread = threading.Thread(target=server.serve, name="moto-server", daemon=True)
@@ -121,6 +130,17 @@ class MotoServer:
         if self._thread is not None:
             self._thread.join()
         self._server = self._thread = None
+
+
+def _serve_on(server: wsgi.Server, listening: socket.socket) -> None:
+    """Make cheroot's ``prepare`` take ``listening`` where it would bind a new socket."""
+
+    def adopt(family: int, type: int, proto: int = 0) -> socket.socket:
+        server.socket = listening
+        server.bind_addr = listening.getsockname()
+        return listening
+
+    server.bind = adopt  # type: ignore[method-assign]
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

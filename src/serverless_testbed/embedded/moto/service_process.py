@@ -9,9 +9,11 @@ part of the stack process's lock time). Clients reach it through boto3's own
 ``AWS_ENDPOINT_URL_<SERVICE>``, or through the stack's endpoint, which forwards
 (``forward.py``).
 
-The child reads its settings (host, the stack's credentials) as one JSON line on stdin, not
-from argv (``ps`` shows argv), writes ``{"port": N}`` as one line on stdout once it serves,
-and exits when its stdin closes: when the stack stops it, or when the stack's process dies.
+The parent binds the listening socket and hands it over (so its port is known at once and
+early calls wait in the backlog). The child reads its settings (that socket's descriptor,
+host, the stack's credentials) as one JSON line on stdin, not from argv (``ps`` shows argv),
+writes ``{"serving": PORT}`` as one line on stdout once it serves, and exits when its stdin
+closes: when the stack stops it, or when the stack's process dies.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import logging
 import os
 import select
+import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +34,7 @@ from typing import IO, Any
 from botocore.credentials import Credentials
 
 MODULE = "serverless_testbed.embedded.moto.service_process"
+LISTEN_BACKLOG = 1024  # as the stack's endpoint's
 START_TIMEOUT_S = 60.0  # the child imports moto and binds: ~1 s on an idle machine
 STOP_TIMEOUT_S = 5.0
 
@@ -42,7 +46,7 @@ class ServiceProcessFailed(RuntimeError):
 
 
 class ServiceProcess:
-    """The parent's side: start() returns at once; ``port`` waits for the child's answer."""
+    """The parent's side: start() returns at once; wait_serving() waits for the child."""
 
     def __init__(
         self,
@@ -59,17 +63,29 @@ class ServiceProcess:
         self._host = host
         self._process: subprocess.Popen[bytes] | None = None
         self._port: int | None = None
+        self._serving = False
         self._lock = threading.Lock()
 
     def start(self) -> ServiceProcess:
-        self._process = subprocess.Popen(
-            [sys.executable, "-m", self._module],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            close_fds=True,
-        )
+        # The listening socket is made here and handed over: its port is known at once, and
+        # calls made before the child serves wait in its backlog instead of being refused.
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listening:
+            listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listening.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            listening.bind((self._host, 0))
+            listening.listen(LISTEN_BACKLOG)
+            self._port = int(listening.getsockname()[1])
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", self._module],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=(listening.fileno(),),
+            )
+            fd = listening.fileno()
+        # (Closed here: a child that dies leaves no socket that accepts and never answers.)
         settings = {
+            "fd": fd,
             "host": self._host,
             "access_key": self._credentials.access_key,
             "secret_key": self._credentials.secret_key,
@@ -86,11 +102,15 @@ class ServiceProcess:
 
     @property
     def port(self) -> int:
-        """The child's port, once it serves (raises ServiceProcessFailed if it cannot)."""
+        assert self._port is not None, "start() first"
+        return self._port
+
+    def wait_serving(self) -> None:
+        """Return once the child serves; raise ServiceProcessFailed if it cannot."""
         with self._lock:
-            if self._port is None:
-                self._port = self._read_port()
-            return self._port
+            if not self._serving:
+                self._read_ready()
+                self._serving = True
 
     @property
     def url(self) -> str:
@@ -120,7 +140,7 @@ class ServiceProcess:
                 with contextlib.suppress(OSError):
                     stream.close()
 
-    def _read_port(self) -> int:
+    def _read_ready(self) -> None:
         process = self._process
         if process is None:
             raise ServiceProcessFailed(f"the {self.service} server process is not running")
@@ -144,7 +164,8 @@ class ServiceProcess:
             name=f"{self.service}-process-stderr",
             daemon=True,
         ).start()
-        return int(json.loads(line)["port"])
+        if json.loads(line).get("serving") != self._port:
+            raise ServiceProcessFailed(f"the {self.service} server process said {line!r}")
 
     def _why_it_ended(self, process: subprocess.Popen[bytes]) -> str:
         try:
@@ -166,8 +187,8 @@ def _log_lines(service: str, stream: IO[bytes]) -> None:
 
 
 def _first_call(url: str, credentials: Credentials) -> None:
-    """One call before serving: its first request loads DynamoDB's backend and models
-    (~0.3 s), which the stack's start would otherwise wait for."""
+    """One call of its own: the first request loads DynamoDB's backend and models (~0.1 s
+    of CPU), which the stack's first call would otherwise wait for."""
     import boto3
 
     boto3.client(
@@ -189,12 +210,13 @@ def main() -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     credentials = Credentials(settings["access_key"], settings["secret_key"])
-    server = MotoServer(settings["host"], 0, credentials).start()
+    listening = socket.socket(fileno=settings["fd"])
+    server = MotoServer(settings["host"], 0, credentials, listening=listening).start()
+    sys.stdout.write(json.dumps({"serving": server.port}) + "\n")
+    sys.stdout.flush()
     _first_call(server.url, credentials)
     gc.enable()
     gc.freeze()
-    sys.stdout.write(json.dumps({"port": server.port}) + "\n")
-    sys.stdout.flush()
     sys.stdin.read()  # until the parent closes it, or dies
     os._exit(0)  # nothing to keep: no need to wait for cheroot's threads
 
