@@ -65,6 +65,8 @@ LOG_LINES_KEPT = 2000  # per function
 # X-Amz-Target prefixes the stack's endpoint forwards to DynamoDB's own process (Streams'
 # backend reads DynamoDB's tables, so it lives there too).
 FORWARDED_TO_DYNAMODB = ("DynamoDB_20120810.", "DynamoDBStreams_20120810.")
+# moto's state calls made in DynamoDB's process as well (a reset empties its tables too).
+ALSO_MADE_IN_DYNAMODB = frozenset({"/moto-api/reset"})
 # The template's handlers: the only installed code a function may run (its placeholder zip).
 TEMPLATE_HANDLERS_PACKAGE = "serverless_testbed.handlers"
 
@@ -156,6 +158,7 @@ class EmbeddedStack(EmulatedStack):
     def _start(self) -> None:
         from serverless_testbed.embedded.lambda_runtime.runtime import LambdaRuntime
         from serverless_testbed.embedded.moto import cloudformation_tables
+        from serverless_testbed.embedded.moto.forward import Forwarding
         from serverless_testbed.embedded.moto.in_process_sqs import InProcessSqs
         from serverless_testbed.embedded.moto.server import MotoServer
         from serverless_testbed.embedded.moto.service_process import ServiceProcess
@@ -168,7 +171,9 @@ class EmbeddedStack(EmulatedStack):
             # First: it imports moto while this process does; its port is read when needed.
             self._dynamodb = ServiceProcess("dynamodb", self._credentials).start()
             parts.callback(self._dynamodb.stop)
-            forward = (FORWARDED_TO_DYNAMODB, self._dynamodb.address)
+            forward = Forwarding(
+                FORWARDED_TO_DYNAMODB, self._dynamodb.address, ALSO_MADE_IN_DYNAMODB
+            )
         moto_patches.install(self.invoke)
         parts.callback(moto_patches.uninstall_invoker, self.invoke)
         moto_wait_scale.set_wait_scale(self._wait_scale)

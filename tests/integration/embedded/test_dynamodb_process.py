@@ -1,10 +1,11 @@
 """DynamoDB served from its own moto server in a child process of the embedded stack: the
 stack's endpoint forwards DynamoDB calls there, functions and ``stack.client("dynamodb")``
-call it directly, CloudFormation's tables are made there, and it lives and dies with the
-stack."""
+call it directly, CloudFormation's tables are made and updated there, a reset at the stack's
+endpoint empties it too, and it lives and dies with the stack."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,10 +13,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from serverless_testbed.embedded.moto.service_process import ServiceProcess, ServiceProcessFailed
+from serverless_testbed.signed_http import signed_post
 from tests.integration.embedded.test_health import FREE_PORTS, Stderr, child_running
 from tests.integration.embedded.test_up_command import READY_TIMEOUT_S, _start_up
 from tests.integration.helpers import http_post, wait_until
@@ -216,3 +220,216 @@ def test_a_killed_child_stops_the_stack_with_a_line_naming_it(tmp_path: Path) ->
         if up.process.poll() is None:
             up.process.kill()
             up.process.wait()
+
+
+def _listening_port(pid: int) -> int:
+    """The one TCP port process ``pid`` listens on (read from /proc)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:["):
+                inodes.add(target[len("socket:[") : -1])
+    ports = set()
+    for row in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = row.split()
+        if fields[3] == "0A" and fields[9] in inodes:  # 0A: LISTEN
+            ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    assert len(ports) == 1, ports
+    return ports.pop()
+
+
+def test_a_reset_at_the_stacks_endpoint_empties_dynamodbs_process_too(tmp_path: Path) -> None:
+    description = tmp_path / "stack.json"
+    up = _start_up("--aws-port", "0", "--api-port", "0", "--no-redis", "--json", str(description))
+    try:
+        up.read_until("ready", READY_TIMEOUT_S)
+        described = json.loads(description.read_text())
+        key = described["credentials"]["AWS_ACCESS_KEY_ID"]
+        secret = described["credentials"]["AWS_SECRET_ACCESS_KEY"]
+        child_url = f"http://127.0.0.1:{_listening_port(child_running(up, DYNAMODB_PROCESS))}"
+        clients = {
+            where: boto3.client(
+                "dynamodb",
+                endpoint_url=url,
+                region_name="us-east-1",
+                aws_access_key_id=key,
+                aws_secret_access_key=secret,
+            )
+            for where, url in (("main", described["endpoints"]["aws"]), ("child", child_url))
+        }
+        name = _new_table(clients["main"])
+        clients["main"].put_item(TableName=name, Item={"pk": {"S": "before-reset"}})
+        assert name in clients["child"].list_tables()["TableNames"]
+
+        status, answer = signed_post(
+            f"{described['endpoints']['aws']}/moto-api/reset",
+            b"",
+            credentials=Credentials(key, secret),
+            region="us-east-1",
+            timeout_s=30,
+        )
+
+        assert status == 200, answer
+        for where, client in clients.items():
+            assert client.list_tables()["TableNames"] == [], where
+            with pytest.raises(client.exceptions.ResourceNotFoundException):
+                client.get_item(TableName=name, Key={"pk": {"S": "before-reset"}})
+    finally:
+        up.process.terminate()
+        up.process.wait(timeout=60)
+
+
+def test_an_unsigned_reset_is_refused_and_resets_nothing(embedded_stack: Any) -> None:
+    child = embedded_stack.client("dynamodb")
+    name = _new_table(child)
+
+    status, _ = _post(f"{embedded_stack.urls['aws']}/moto-api/reset", b"", {})
+
+    assert status == 403
+    assert name in child.list_tables()["TableNames"]
+    assert embedded_stack.deployment.table_name in child.list_tables()["TableNames"]
+
+
+def _table_template(**properties: Any) -> str:
+    table = {
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+        **properties,
+    }
+    return json.dumps(
+        {
+            "Resources": {"Table": {"Type": "AWS::DynamoDB::Table", "Properties": table}},
+            "Outputs": {
+                "Name": {"Value": {"Ref": "Table"}},
+                "Arn": {"Value": {"Fn::GetAtt": ["Table", "Arn"]}},
+            },
+        }
+    )
+
+
+def _outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
+    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+@pytest.fixture
+def table_stack(embedded_stack: Any) -> Any:
+    cloudformation = embedded_stack.client("cloudformation")
+    stack_name = f"table-{uuid.uuid4().hex[:8]}"
+    cloudformation.create_stack(StackName=stack_name, TemplateBody=_table_template())
+    yield stack_name
+    cloudformation.delete_stack(StackName=stack_name)
+
+
+def test_update_stack_changes_a_table_in_place_in_dynamodbs_process(
+    embedded_stack: Any, table_stack: str
+) -> None:
+    cloudformation = embedded_stack.client("cloudformation")
+    child = embedded_stack.client("dynamodb")
+    name = _outputs(cloudformation, table_stack)["Name"]
+    child.put_item(TableName=name, Item={"pk": {"S": "kept"}, "g": {"S": "x"}})
+    gsi = {
+        "IndexName": "by-g",
+        "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+        "Projection": {"ProjectionType": "ALL"},
+        "ProvisionedThroughput": {"ReadCapacityUnits": 2, "WriteCapacityUnits": 2},
+    }
+
+    cloudformation.update_stack(
+        StackName=table_stack,
+        TemplateBody=_table_template(
+            BillingMode="PROVISIONED",
+            ProvisionedThroughput={"ReadCapacityUnits": 7, "WriteCapacityUnits": 3},
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "g", "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[gsi],
+            StreamSpecification={"StreamViewType": "NEW_IMAGE"},
+            DeletionProtectionEnabled=True,
+            Tags=[{"Key": "team", "Value": "testbed"}],
+        ),
+    )
+
+    table = child.describe_table(TableName=name)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 7
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == ["by-g"]
+    assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"}
+    assert table["DeletionProtectionEnabled"] is True
+    tags = child.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+    assert tags == [{"Key": "team", "Value": "testbed"}]
+    assert _outputs(cloudformation, table_stack) == {"Name": name, "Arn": table["TableArn"]}
+    item = child.get_item(TableName=name, Key={"pk": {"S": "kept"}}, ConsistentRead=True)
+    assert item["Item"]["g"] == {"S": "x"}  # the same table, changed, not a new one
+    found = child.query(
+        TableName=name,
+        IndexName="by-g",
+        KeyConditionExpression="g = :g",
+        ExpressionAttributeValues={":g": {"S": "x"}},
+    )
+    assert found["Count"] == 1
+
+    cloudformation.update_stack(StackName=table_stack, TemplateBody=_table_template())
+
+    table = child.describe_table(TableName=name)["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert "GlobalSecondaryIndexes" not in table or table["GlobalSecondaryIndexes"] == []
+    assert table.get("StreamSpecification", {}).get("StreamEnabled", False) is False
+    assert table["DeletionProtectionEnabled"] is False
+    assert child.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"] == []
+
+
+def test_update_stack_replaces_a_table_whose_key_changes_in_dynamodbs_process(
+    embedded_stack: Any, table_stack: str
+) -> None:
+    cloudformation = embedded_stack.client("cloudformation")
+    child = embedded_stack.client("dynamodb")
+    old_name = _outputs(cloudformation, table_stack)["Name"]
+
+    cloudformation.update_stack(
+        StackName=table_stack,
+        TemplateBody=_table_template(
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "N"}],
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        ),
+    )
+
+    new_name = _outputs(cloudformation, table_stack)["Name"]
+    assert new_name != old_name
+    names = child.list_tables()["TableNames"]
+    assert new_name in names and old_name not in names
+    key = child.describe_table(TableName=new_name)["Table"]["KeySchema"]
+    assert key == [{"AttributeName": "id", "KeyType": "HASH"}]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": True}}, "TimeToLive"),
+        (
+            {"TableName": "fixed-name", "KeySchema": [{"AttributeName": "pk", "KeyType": "RANGE"}]},
+            "replaces the table",
+        ),
+    ],
+    ids=["unsupported property", "replacing a named table"],
+)
+def test_an_update_stack_the_stack_cannot_make_fails_naming_why(
+    embedded_stack: Any, change: dict[str, Any], named: str
+) -> None:
+    cloudformation = embedded_stack.client("cloudformation")
+    stack_name = f"table-{uuid.uuid4().hex[:8]}"
+    first = {"TableName": f"fixed-{stack_name}"} if "TableName" in change else {}
+    cloudformation.create_stack(StackName=stack_name, TemplateBody=_table_template(**first))
+    try:
+        if "TableName" in change:
+            change = {**change, "TableName": first["TableName"]}
+        with pytest.raises(ClientError) as failed:
+            cloudformation.update_stack(
+                StackName=stack_name, TemplateBody=_table_template(**change)
+            )
+        assert named in str(failed.value)
+    finally:
+        cloudformation.delete_stack(StackName=stack_name)

@@ -27,9 +27,12 @@ BEHAVIOUR_TARGETS = [
     "state_task_service_callback.StateTaskServiceCallback._wait_for_task_token_heartbeat",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."
     "Timestamp._get_wait_seconds",
-    # CloudFormation's tables made in DynamoDB's own process (cloudformation_tables.py)
+    # CloudFormation's tables made, updated and deleted where DynamoDB is served
+    # (cloudformation_tables.py)
     "moto.dynamodb.models.table.Table.create_from_cloudformation_json",
     "moto.dynamodb.models.table.Table.delete_from_cloudformation_json",
+    "moto.dynamodb.models.table.Table.update_from_cloudformation_json",
+    "moto.dynamodb.models.table.Table.delete",
 ]
 SPEED_TARGETS = [
     "botocore.loaders.JSONFileLoader.load_file",

@@ -6,20 +6,34 @@ stack process's. Clients that know only ``AWS_ENDPOINT_URL`` still reach the sta
 endpoint: ``ForwardByTarget`` sends those calls (picked by their ``X-Amz-Target``) to the
 child as they came: same method, path and query, headers (``Host`` and the SigV4
 ``Authorization`` too: the child checks the signature) and body, over kept-alive
-connections, and answers with the child's status, headers and body.
+connections, and answers with the child's status, headers and body. moto's own state
+calls that concern both servers (``/moto-api/reset``) are made in both, the child first.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 Address = Callable[[], tuple[str, int]]  # where the other server listens (may wait for it)
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """What goes to another server: calls by ``X-Amz-Target`` prefix, and paths that go
+    there as well as to this one."""
+
+    prefixes: tuple[str, ...]
+    address: Address
+    also_paths: frozenset[str] = frozenset()
+
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and the length, which is set from the body sent.
 NOT_FORWARDED = frozenset(
@@ -40,41 +54,66 @@ IDLE_CONNECTIONS_KEPT = 64
 
 class ForwardByTarget:
     """WSGI app: requests whose ``X-Amz-Target`` starts with one of ``prefixes`` go to the
-    server at ``address()``; the rest to ``app``."""
+    server at ``address()``; those to one of ``also_paths`` (moto's own state calls, such
+    as ``/moto-api/reset``) go there first and then to ``app``, which answers once both
+    have done it; the rest go to ``app``."""
 
-    def __init__(self, app: WsgiApp, prefixes: tuple[str, ...], address: Address) -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        prefixes: tuple[str, ...],
+        address: Address,
+        also_paths: frozenset[str] = frozenset(),
+    ) -> None:
         self._app = app
         self._prefixes = prefixes
+        self._also_paths = also_paths
         self._pool = ConnectionPool(address)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET")
-        if target is None or not target.startswith(self._prefixes):
-            return self._app(environ, start_response)
+        if target is not None and target.startswith(self._prefixes):
+            status, headers, answer = self._forward(environ, body=_read_body(environ))
+            start_response(status, headers)
+            return [answer]
+        if environ.get("PATH_INFO") in self._also_paths:
+            body = _read_body(environ)
+            status, headers, answer = self._forward(environ, body=body)
+            if not status.startswith("2"):  # refused or failed there: not done here either
+                start_response(status, headers)
+                return [answer]
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+        return self._app(environ, start_response)
+
+    def _forward(
+        self, environ: dict[str, Any], *, body: bytes
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        """The other server's status line, headers and body for this request."""
         headers = [
             (name, value) for name, value in _headers(environ) if name.lower() not in NOT_FORWARDED
         ]
-        body = _read_body(environ)
         uri = environ.get("REQUEST_URI") or _target_of(environ)
         try:
             status, reason, answer_headers, answer = self._pool.request(
                 environ["REQUEST_METHOD"], uri, headers, body
             )
         except (OSError, http.client.HTTPException, RuntimeError) as error:
-            message = f"the server process of {target.partition('.')[0]} did not answer: {error}"
+            name = (environ.get("HTTP_X_AMZ_TARGET") or "").partition(".")[0]
+            name = name or str(environ.get("PATH_INFO"))
+            message = f"the server process of {name} did not answer: {error}"
             payload = json.dumps({"__type": "ServiceUnavailable", "message": message}).encode()
-            start_response(
+            return (
                 "503 Service Unavailable",
                 [
                     ("Content-Type", "application/x-amz-json-1.0"),
                     ("Content-Length", str(len(payload))),
                 ],
+                payload,
             )
-            return [payload]
         kept = [(n, v) for n, v in answer_headers if n.lower() not in NOT_FORWARDED]
         kept.append(("Content-Length", str(len(answer))))
-        start_response(f"{status} {reason}", kept)
-        return [answer]
+        return f"{status} {reason}", kept, answer
 
 
 class ConnectionPool:

@@ -31,7 +31,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 
 from serverless_testbed.embedded.moto import cheroot_io
 from serverless_testbed.embedded.moto.dispatch import JsonTargetDispatch
-from serverless_testbed.embedded.moto.forward import Address, ForwardByTarget
+from serverless_testbed.embedded.moto.forward import ForwardByTarget, Forwarding
 from serverless_testbed.emulation import sigv4
 
 LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
@@ -48,7 +48,7 @@ class MotoServer:
         *,
         direct_json_dispatch: bool = True,
         lean_io: bool = True,
-        forward: tuple[tuple[str, ...], Address] | None = None,
+        forward: Forwarding | None = None,
         listening: socket.socket | None = None,
     ) -> None:
         """With ``credentials``, every request (``/moto-api/`` too) must be SigV4-signed
@@ -59,8 +59,8 @@ class MotoServer:
         request takes moto's own route (benchmarks compare the two).
         ``lean_io``: requests are read and responses written with less work
         (``cheroot_io.py``); off, as cheroot does.
-        ``forward``: (X-Amz-Target prefixes, where their server listens): those calls go to
-        that server as they came (``forward.py``), which checks their signature.
+        ``forward``: calls that go to another server as they came (``forward.py``), which
+        checks their signature.
         ``listening``: a socket already bound and listening (handed over by a parent
         process) to serve on, instead of binding ``host:port``."""
         self._host = host
@@ -94,8 +94,8 @@ class MotoServer:
         if self._credentials is not None:
             app = SignedRequestsOnly(app, self._credentials)
         if self._forward is not None:
-            prefixes, address = self._forward
-            app = ForwardByTarget(app, prefixes, address)
+            forward = self._forward
+            app = ForwardByTarget(app, forward.prefixes, forward.address, forward.also_paths)
         server = wsgi.Server(
             (self._host, port),
             app,
