@@ -79,6 +79,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-redis", action="store_true", help="do not start a Redis server")
     parser.add_argument(
+        "--no-dynamodb-process",
+        action="store_true",
+        help="serve DynamoDB from the stack's own process instead of a child process of its "
+        "own (which runs DynamoDB's calls under its own interpreter lock: more throughput)",
+    )
+    parser.add_argument(
         "--logs", action="store_true", help="print every Lambda function's log lines on stderr"
     )
     parser.add_argument(
@@ -131,6 +137,7 @@ def run_up(args: argparse.Namespace) -> int:
         on_part_died=lambda part, reason: _stop_because(died, f"the {part} died ({reason})"),
         api_throttle=Throttle(args.api_rate_limit, args.api_burst_limit),
         lambda_concurrency=args.lambda_concurrency,
+        dynamodb_process=not args.no_dynamodb_process,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)

@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 
 from serverless_testbed.embedded.moto.service_process import ServiceProcess, ServiceProcessFailed
 from serverless_testbed.signed_http import signed_post
-from tests.integration.embedded.test_health import FREE_PORTS, Stderr, child_running
+from tests.integration.embedded.test_health import FREE_PORTS, Stderr, child_running, children
 from tests.integration.embedded.test_up_command import READY_TIMEOUT_S, _start_up
 from tests.integration.helpers import http_post, wait_until
 
@@ -433,3 +433,46 @@ def test_an_update_stack_the_stack_cannot_make_fails_naming_why(
         assert named in str(failed.value)
     finally:
         cloudformation.delete_stack(StackName=stack_name)
+
+
+def test_without_its_process_dynamodb_is_the_stacks_own_and_update_stack_changes_tables(
+    tmp_path: Path,
+) -> None:
+    description = tmp_path / "stack.json"
+    up = _start_up(
+        "--aws-port", "0", "--api-port", "0", "--no-redis", "--no-dynamodb-process",
+        "--json", str(description),
+    )  # fmt: skip
+    try:
+        up.read_until("ready", READY_TIMEOUT_S)
+        assert not [cmd for cmd in children(up.process.pid).values() if DYNAMODB_PROCESS in cmd]
+        described = json.loads(description.read_text())
+        session = boto3.Session(
+            aws_access_key_id=described["credentials"]["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=described["credentials"]["AWS_SECRET_ACCESS_KEY"],
+            region_name="us-east-1",
+        )
+        url = described["endpoints"]["aws"]
+        cloudformation = session.client("cloudformation", endpoint_url=url)
+        dynamodb = session.client("dynamodb", endpoint_url=url)
+        cloudformation.create_stack(StackName="tables", TemplateBody=_table_template())
+        name = _outputs(cloudformation, "tables")["Name"]
+
+        cloudformation.update_stack(
+            StackName="tables",
+            TemplateBody=_table_template(
+                BillingMode="PROVISIONED",
+                ProvisionedThroughput={"ReadCapacityUnits": 4, "WriteCapacityUnits": 4},
+                Tags=[{"Key": "team", "Value": "testbed"}],
+            ),
+        )
+
+        table = dynamodb.describe_table(TableName=name)["Table"]
+        assert table["ProvisionedThroughput"]["ReadCapacityUnits"] == 4
+        tags = dynamodb.list_tags_of_resource(ResourceArn=table["TableArn"])["Tags"]
+        assert tags == [{"Key": "team", "Value": "testbed"}]
+        cloudformation.delete_stack(StackName="tables")
+        assert name not in dynamodb.list_tables()["TableNames"]
+    finally:
+        up.process.terminate()
+        up.process.wait(timeout=60)

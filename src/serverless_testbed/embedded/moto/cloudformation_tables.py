@@ -119,7 +119,7 @@ class BackendTables:
         if untag:
             self._backend.untag_resource(arn, untag)
         if tags:
-            self._backend.tag_resource(arn, tags)
+            self._backend.tag_resource(arn, {tag["Key"]: tag["Value"] for tag in tags})
 
     def stream_label(self, name: str) -> str | None:
         label = self._backend.get_table(name).latest_stream_label
@@ -331,13 +331,15 @@ def update_table_requests(
 def tag_changes(
     old: list[dict[str, str]], new: list[dict[str, str]]
 ) -> tuple[list[dict[str, str]], list[str]]:
-    """(tags to set, tag keys to remove) from the ``old`` tags to the ``new``."""
+    """(tags to set, tag keys to remove first) from the ``old`` tags to the ``new``: a changed
+    value is removed and set again (moto's TagResource adds a second tag of the same key)."""
     before = {tag["Key"]: tag["Value"] for tag in old}
     after = {tag["Key"]: tag["Value"] for tag in new}
     tags = [
         {"Key": key, "Value": value} for key, value in after.items() if before.get(key) != value
     ]
-    return tags, sorted(before.keys() - after.keys())
+    changed = {tag["Key"] for tag in tags}
+    return tags, sorted((before.keys() - after.keys()) | (changed & before.keys()))
 
 
 def create_table_parameters(properties: dict[str, Any]) -> dict[str, Any]:
