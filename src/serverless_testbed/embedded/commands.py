@@ -214,6 +214,11 @@ def _request_stop(signum: int, frame: Any) -> None:
     # Raising (as Python's own SIGINT handler does) rather than setting an Event: Event.set
     # in a handler deadlocks when the signal lands while the main thread holds the Event's
     # lock inside Event.wait, which happened when a stop came right after "ready".
+    # Once: a second signal raised inside the stack's close (the one start() makes when it
+    # is stopped, or the one after a part died) would leave parts running whose threads
+    # keep the process from exiting. Closing is bounded; let it finish.
+    for each in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(each, signal.SIG_IGN)
     raise _StopRequested
 
 

@@ -24,11 +24,13 @@ import json
 import logging
 import os
 import select
+import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+import traceback
 from typing import IO, Any
 
 from botocore.credentials import Credentials
@@ -187,21 +189,42 @@ def _log_lines(service: str, stream: IO[bytes]) -> None:
 
 
 def _first_call(url: str, credentials: Credentials) -> None:
-    """One call of its own: the first request loads DynamoDB's backend and models (~0.1 s
-    of CPU), which the stack's first call would otherwise wait for."""
-    import boto3
+    """One call of its own: the first request loads DynamoDB's backend and models, which the
+    stack's first call would otherwise wait for. Signed and sent with botocore's signer and
+    urllib: a boto3 client would cost another ~0.1 s of CPU while the stack starts."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
 
-    boto3.client(
-        "dynamodb",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id=credentials.access_key,
-        aws_secret_access_key=credentials.secret_key,
-    ).list_tables()
+    from serverless_testbed.signed_http import post
+
+    headers = {
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amz-Target": "DynamoDB_20120810.ListTables",
+    }
+    request = AWSRequest(method="POST", url=url, data=b"{}", headers=headers)
+    SigV4Auth(credentials, "dynamodb", "us-east-1").add_auth(request)
+    status, answer = post(url, b"{}", headers=dict(request.headers.items()), timeout_s=60)
+    if status != 200:
+        raise RuntimeError(f"its own first call answered {status}: {answer[:200]!r}")
 
 
 def main() -> None:
-    settings: dict[str, Any] = json.loads(sys.stdin.readline())
+    # Ctrl-C at a terminal reaches the whole process group: stopping is the stack's to do
+    # (it closes stdin). Dying of it here printed a traceback, and the stack's health watch
+    # could take the child's end for a crash.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _serve(json.loads(sys.stdin.readline()))
+    except BaseException:
+        traceback.print_exc()
+        sys.stderr.flush()
+        os._exit(1)
+    # Not a normal exit: that waits for cheroot's worker threads, which are not daemons and
+    # may hold kept-alive connections; nothing here needs to be saved.
+    os._exit(0)
+
+
+def _serve(settings: dict[str, Any]) -> None:
     gc.disable()  # as the stack's start: what is loaded now lives as long as the process
     from serverless_testbed.embedded.moto import speed
 
@@ -218,7 +241,6 @@ def main() -> None:
     gc.enable()
     gc.freeze()
     sys.stdin.read()  # until the parent closes it, or dies
-    os._exit(0)  # nothing to keep: no need to wait for cheroot's threads
 
 
 if __name__ == "__main__":
