@@ -22,12 +22,14 @@ from botocore.exceptions import ClientError
 
 from serverless_testbed.embedded.moto.service_process import ServiceProcess, ServiceProcessFailed
 from serverless_testbed.signed_http import signed_post
-from tests.integration.embedded.test_health import FREE_PORTS, Stderr, child_running, children
+from tests.integration.embedded.test_health import Stderr, child_running, children
 from tests.integration.embedded.test_up_command import READY_TIMEOUT_S, ROOT, _start_up
 from tests.integration.helpers import http_post, wait_until
 from tests.integration.latency.cli import clean_environment
 
 DYNAMODB_PROCESS = "embedded.moto.service_process"
+# No Redis: a SIGKILLed `testbed up` cannot stop its Redis, which would outlive the test.
+FREE_PORTS = ("--aws-port", "0", "--api-port", "0", "--no-redis")
 
 
 def _main_endpoint_client(stack: Any) -> Any:
