@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "up",
         help="start the embedded stack (no Docker) and keep it running until Ctrl-C",
         description="Start the embedded stack on loopback: moto's server (SQS, DynamoDB, Step "
-        "Functions, CloudFormation, IAM, Lambda), the local Lambda runtime, the SQS "
+        "Functions, CloudFormation, IAM, Lambda; DynamoDB served by a moto server in a child "
+        "process, reached through the same endpoint), the local Lambda runtime, the SQS "
         "event-source poller, the local HTTP API and a Redis-protocol server; deploy "
         "template.yaml into it; print one 'name: url' line per endpoint, then 'ready'.",
     )
@@ -104,8 +105,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="check a running `testbed up`: its process and each of its endpoints",
         description="Read the file `testbed up --json FILE` wrote and check the stack's process "
         "and every endpoint it lists. Inside, the stack watches its own parts (moto's server, "
-        "the HTTP API, the SQS poller, Redis, the Lambda zygote): it restarts the zygote and "
-        "stops, naming the part, when another dies. Exit code 0: all running; 1: not.",
+        "the HTTP API, the SQS poller, Redis, DynamoDB's process, the Lambda zygote): it "
+        "restarts the zygote and stops, naming the part, when another dies. Exit code 0: all "
+        "running; 1: not.",
     )
     health.add_argument(
         "--attach", type=Path, required=True, metavar="FILE", help="the `testbed up --json` file"
