@@ -127,7 +127,6 @@ class BackendTables:
 
 
 def apply() -> list[Patch]:
-    from moto.cloudformation.exceptions import ValidationError
     from moto.dynamodb.models import dynamodb_backends
     from moto.dynamodb.models.table import Table
 
@@ -201,6 +200,10 @@ def apply() -> list[Patch]:
                 region_name,
             )
         except Exception as error:
+            # Imported here: moto.cloudformation's package imports every service's models
+            # (~0.2 s at the stack's start); by now CloudFormation is running.
+            from moto.cloudformation.exceptions import ValidationError
+
             name = original_resource.name
             message = (
                 str(error)
