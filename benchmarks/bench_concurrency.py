@@ -22,7 +22,9 @@ that many requests in flight (``max(per_level * level, 24)``) with:
 Per level: throughput (executions/s from the first send to the last answer), p50/p90 end to
 end, answers by kind (HTTP status, SUCCEEDED/FAILED..., or the error's name), and CPU per
 execution (user + system time of the emulator's processes and all their children, from
-/proc, divided by the executions of the level; the benchmark's own client is not counted).
+/proc, divided by the executions of the level; the benchmark's own client is not counted
+there but in "driver CPU", its own process's CPU per execution), and how busy the machine's
+CPUs were over the level (/proc/stat: everything that ran, the driver and other work too).
 """
 
 from __future__ import annotations
@@ -95,6 +97,19 @@ def cpu_seconds(roots: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def machine_ticks() -> tuple[int, int]:
+    """(busy, total) clock ticks of every CPU since boot, from /proc/stat's first line."""
+    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def own_cpu_seconds() -> float:
+    """This process's CPU (the driver's threads: signing, sending, parsing answers)."""
+    times = os.times()
+    return times.user + times.system
+
+
 Driver = Callable[[], tuple[str, float]]
 # The stack's credentials: from `testbed up --json`, or (with --api-url) the environment's
 # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as `testbed up` prints them.
@@ -147,12 +162,16 @@ def one_request(url: str) -> tuple[str, float]:
 
 
 def run_level(driver: Driver, level: int, requests: int, pids: list[int]) -> dict[str, Any]:
-    cpu_before = cpu_seconds(pids)
+    cpu_before, driver_before = cpu_seconds(pids), own_cpu_seconds()
+    machine_before = machine_ticks()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=level) as pool:
         answers = list(pool.map(lambda _: driver(), range(requests)))
     wall_s = time.perf_counter() - started
     cpu_s = cpu_seconds(pids) - cpu_before
+    driver_s = own_cpu_seconds() - driver_before
+    machine_after = machine_ticks()
+    busy, total = (now - then for now, then in zip(machine_after, machine_before, strict=True))
     ok = [ms for kind, ms in answers if kind in ("200", "SUCCEEDED")]
     return {
         "level": level,
@@ -162,6 +181,8 @@ def run_level(driver: Driver, level: int, requests: int, pids: list[int]) -> dic
         "p90_ms": percentile(ok, 90) if ok else None,
         "answers": dict(Counter(kind for kind, _ in answers)),
         "cpu_ms_per_execution": cpu_s * 1000 / max(1, len(ok)),
+        "driver_cpu_ms_per_execution": driver_s * 1000 / max(1, len(ok)),
+        "machine_busy_percent": 100 * busy / max(1, total),
     }
 
 
@@ -204,8 +225,9 @@ def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
     lines = [
         f"### {title}",
         "",
-        "| in flight | requests | executions/s | p50 ms | p90 ms | CPU ms/execution | answers |",
-        "|---:|---:|---:|---:|---:|---:|---|",
+        "| in flight | requests | executions/s | p50 ms | p90 ms | CPU ms/execution "
+        "| driver CPU ms/execution | machine busy | answers |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}"
@@ -213,7 +235,9 @@ def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
         answers = ", ".join(f"{kind}: {n}" for kind, n in sorted(row["answers"].items()))
         lines.append(
             f"| {row['level']} | {row['requests']} | {row['throughput_per_s']:.1f} | {p50} | "
-            f"{p90} | {row['cpu_ms_per_execution']:.1f} | {answers} |"
+            f"{p90} | {row['cpu_ms_per_execution']:.1f} | "
+            f"{row['driver_cpu_ms_per_execution']:.1f} | {row['machine_busy_percent']:.0f}% | "
+            f"{answers} |"
         )
     return lines
 
