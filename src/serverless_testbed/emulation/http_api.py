@@ -13,9 +13,11 @@ to sign still fails here, not first on AWS.
 Under load it answers the way API Gateway does, never with a reset: the listen backlog holds
 a burst of connections (socketserver's default of 5 reset connections from 32 in flight), and
 requests over the stage's throttle (a token bucket: steady rate and burst, as API Gateway's
-route throttling) get 429 ``{"message":"Too Many Requests"}`` without running anything. A
-request API Gateway would refuse as malformed (a Content-Length that is not a non-negative
-integer, or two different ones; a line ended by a bare LF) gets 400 and the connection closes.
+route throttling) get 429 ``{"message":"Too Many Requests"}`` without running anything. A body
+comes by Content-Length or ``Transfer-Encoding: chunked``. A request API Gateway would refuse
+as malformed (a Content-Length that is not a non-negative integer, or two different ones; a
+line ended by a bare LF; both Content-Length and Transfer-Encoding, a transfer coding other
+than chunked, a malformed chunk) gets 400 and the connection closes.
 A request whose function Lambda throttles (TooManyRequestsException) gets 500 ``{"message":
 "Internal Server Error"}``, as API Gateway answers a failed Lambda integration (README,
 "Lambda concurrency").
@@ -41,6 +43,8 @@ from serverless_testbed.emulation import sigv4
 from serverless_testbed.emulation.invoke import FunctionThrottled, Invoke
 
 MAX_PAYLOAD_BYTES = 10 * 1024 * 1024  # API Gateway's own request limit
+MAX_CHUNK_LINE_BYTES = 4096  # a chunk's size line or a trailer line, at most
+HEX_DIGITS = b"0123456789abcdefABCDEF"
 ACCOUNT_ID = "123456789012"
 LISTEN_BACKLOG = 1024  # connections the kernel queues before accept (capped by somaxconn)
 # API Gateway's default account-level throttle per region: 10,000 requests/s, burst 5,000.
@@ -190,14 +194,15 @@ class LocalApiGateway:
 
     def _serve(self, request: BaseHTTPRequestHandler) -> None:
         path, _, query = request.path.partition("?")
-        length = _content_length(request)
-        if length is None:
+        try:
+            body = _request_body(request)
+        except _Malformed:
             _refuse_malformed(request)
             return
-        if length > MAX_PAYLOAD_BYTES:
+        except _TooLarge:
+            request.close_connection = True  # the rest of the body is not read
             _reply(request, HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"message": "Request Too Long"})
             return
-        body = request.rfile.read(length) if length else b""
         found = self.resolve(request.command, path)
         if found is None:
             _reply(request, HTTPStatus.NOT_FOUND, {"message": "Not Found"})
@@ -251,6 +256,66 @@ class _LineEndings:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.raw, name)
+
+
+class _Malformed(Exception):
+    """The request's framing is one API Gateway refuses (400)."""
+
+
+class _TooLarge(Exception):
+    """The request's body is over API Gateway's payload limit (413)."""
+
+
+def _request_body(request: BaseHTTPRequestHandler) -> bytes:
+    """The body as sent: by Content-Length, or decoded from ``Transfer-Encoding: chunked``
+    (http.server reads neither itself). Both headers at once, another transfer coding, or a
+    malformed chunk raise _Malformed; a body over MAX_PAYLOAD_BYTES raises _TooLarge (a
+    chunked one as soon as a chunk's size says so, before reading it)."""
+    codings = [
+        coding.strip().lower()
+        for value in request.headers.get_all("Transfer-Encoding") or []
+        for coding in value.split(",")
+    ]
+    if codings:
+        if codings != ["chunked"] or request.headers.get_all("Content-Length"):
+            raise _Malformed
+        return _read_chunked(request.rfile)
+    length = _content_length(request)
+    if length is None:
+        raise _Malformed
+    if length > MAX_PAYLOAD_BYTES:
+        raise _TooLarge
+    return request.rfile.read(length) if length else b""
+
+
+def _read_chunked(stream: Any) -> bytes:
+    """RFC 9112 7.1: chunks (size in hex, extensions ignored), the last of size 0, trailer
+    lines (ignored) up to an empty line."""
+    body = bytearray()
+    while True:
+        size_text = _chunk_line(stream).split(b";", 1)[0].strip()
+        if not size_text or size_text.strip(HEX_DIGITS):
+            raise _Malformed
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        if len(body) + size > MAX_PAYLOAD_BYTES:
+            raise _TooLarge
+        chunk = stream.read(size)
+        if len(chunk) != size or stream.read(2) != b"\r\n":
+            raise _Malformed
+        body += chunk
+    while _chunk_line(stream):  # trailer fields, up to the empty line
+        pass
+    return bytes(body)
+
+
+def _chunk_line(stream: Any) -> bytes:
+    """One CRLF-ended line of the chunked framing, without its CRLF."""
+    line: bytes = stream.readline(MAX_CHUNK_LINE_BYTES + 1)
+    if len(line) > MAX_CHUNK_LINE_BYTES or not line.endswith(b"\r\n"):
+        raise _Malformed
+    return line[:-2]
 
 
 def _content_length(request: BaseHTTPRequestHandler) -> int | None:

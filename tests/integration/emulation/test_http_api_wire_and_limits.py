@@ -113,6 +113,78 @@ def test_a_well_formed_raw_request_is_served(gateway: tuple[LocalApiGateway, Rec
     assert recorder.calls and json.loads(json.loads(recorder.calls[0])["body"]) == {}
 
 
+def _chunked_request(*body_lines: str, extra_header: str = "") -> bytes:
+    lines = [
+        "POST /s/Api/run HTTP/1.1",
+        "Host: localhost",
+        "Connection: close",
+        SIGNED_HEADER.rstrip("\r\n"),
+        "Transfer-Encoding: chunked",
+        *([extra_header] if extra_header else []),
+    ]
+    return ("\r\n".join(lines) + "\r\n\r\n" + "".join(body_lines)).encode()
+
+
+def test_a_chunked_body_reaches_the_function_decoded(
+    gateway: tuple[LocalApiGateway, Recorder],
+) -> None:
+    server, recorder = gateway
+    answer = _raw_exchange(
+        server,
+        _chunked_request(
+            '5\r\n{"a":\r\n',
+            'a;name=value\r\n "chunked"\r\n',
+            "1\r\n}\r\n",
+            "0\r\n",
+            "Trailer-Field: ignored\r\n",
+            "\r\n",
+        ),
+    )
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert json.loads(json.loads(recorder.calls[0])["body"]) == {"a": "chunked"}
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        pytest.param(_chunked_request("z\r\n{}\r\n0\r\n\r\n"), id="size-not-hex"),
+        pytest.param(_chunked_request("2\r\n{}XX0\r\n\r\n"), id="no-crlf-after-a-chunk"),
+        pytest.param(_chunked_request("2\n{}\r\n0\r\n\r\n"), id="size-line-ended-by-lf"),
+        pytest.param(
+            _chunked_request("2\r\n{}\r\n0\r\n\r\n", extra_header="Content-Length: 2"),
+            id="chunked-and-content-length",
+        ),
+        pytest.param(
+            _chunked_request("2\r\n{}\r\n0\r\n\r\n").replace(
+                b"Transfer-Encoding: chunked", b"Transfer-Encoding: gzip, chunked"
+            ),
+            id="another-transfer-coding",
+        ),
+    ],
+)
+def test_a_malformed_chunked_request_gets_400_and_runs_nothing(
+    gateway: tuple[LocalApiGateway, Recorder], request_bytes: bytes
+) -> None:
+    server, recorder = gateway
+    answer = _raw_exchange(server, request_bytes)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert json.loads(body) == {"message": "Bad Request"}
+    assert recorder.calls == []
+
+
+def test_a_chunk_over_the_payload_limit_gets_413_before_it_is_sent(
+    gateway: tuple[LocalApiGateway, Recorder],
+) -> None:
+    server, recorder = gateway
+    over_the_limit = f"{10 * 1024 * 1024 + 1:x}\r\n"  # the size line only: no data follows
+    answer = _raw_exchange(server, _chunked_request(over_the_limit))
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert json.loads(body) == {"message": "Request Too Long"}
+    assert recorder.calls == []
+
+
 def test_a_burst_of_connections_waits_in_the_listen_queue() -> None:
     """BURST connections made before the server accepts any: each one is queued, then served
     (a backlog of 5 left the rest unanswered)."""
