@@ -25,6 +25,7 @@ SERVICE_MODULES = tuple(
 VOLATILE = {
     *("startDate", "stopDate", "timestamp", "creationDate", "CreationDateTime"),
     *("CreatedTimestamp", "LastModifiedTimestamp", "ReceiptHandle", "MessageId", "executionArn"),
+    "SequenceNumber",  # random digits per FIFO message
 }
 
 Answer = dict[str, Any]
@@ -376,6 +377,40 @@ def sqs_requests() -> list[Answer]:
         message.visible_at = 0
     answers.append(call("ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10}))
     answers.append(call("GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["All"]}))
+    answers.extend(fifo_sends(call))
+    return answers
+
+
+def fifo_sends(call: Any) -> list[Answer]:
+    """SendMessage's reads of ContentBasedDeduplication: deduplicated by content, refused
+    without a deduplication id, accepted with one."""
+    answers = []
+    for deduplication in ("true", "false"):
+        url = call(
+            "CreateQueue",
+            {
+                "QueueName": f"content-{deduplication}.fifo",
+                "Attributes": {"FifoQueue": "true", "ContentBasedDeduplication": deduplication},
+            },
+        )["body"]["QueueUrl"]
+        for body in ("same", "same", "other"):
+            answers.append(
+                call("SendMessage", {"QueueUrl": url, "MessageBody": body, "MessageGroupId": "g"})
+            )
+        answers.append(call("SendMessage", {"QueueUrl": url, "MessageBody": "no group"}))
+        answers.append(
+            call(
+                "SendMessage",
+                {
+                    "QueueUrl": url,
+                    "MessageBody": "same",
+                    "MessageGroupId": "g",
+                    "MessageDeduplicationId": "d",
+                },
+            )
+        )
+        answers.append(call("ReceiveMessage", {"QueueUrl": url, "MaxNumberOfMessages": 10}))
+        answers.append(call("GetQueueAttributes", {"QueueUrl": url, "AttributeNames": ["All"]}))
     return answers
 
 

@@ -60,6 +60,8 @@ SPEED_TARGETS = [
     "moto.core.responses.camelcase_to_underscores",
     "moto.sqs.models.SQSBackend.is_message_valid_based_on_retention_period",
     "moto.sqs.models.Queue.wait_for_messages",
+    "moto.sqs.models.SQSBackend.send_message",
+    "moto.sqs.models.Queue.attributes",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.lambda_eval_utils."
     "_invoke_lambda_function",
 ]

@@ -1,7 +1,8 @@
 """The DynamoDB, Step Functions and SQS speed patches answer every request as moto does:
 the same requests (moto_speed_equivalence_probe.py: conditional updates passing and
 failing, validation errors, every update action, missing executions, unknown task tokens,
-receives with visibility and retention) run with and without them, one process each, and
+receives with visibility and retention, FIFO sends deduplicated by content or refused without
+a deduplication id) run with and without them, one process each, and
 every answer is compared, errors and their messages included."""
 
 from __future__ import annotations
@@ -70,4 +71,9 @@ def test_the_requests_reach_the_outcomes_the_patches_touch(
     ):
         assert outcome in text, outcome
     received = [a for a in sides["with"]["sqs"] if a.get("body", {}).get("Messages")]
-    assert len(received) == 2, "two receives find messages; the aged ones are not handed out"
+    # Two on the standard queue (the aged messages are not handed out), one per FIFO queue.
+    assert len(received) == 4
+    fifo_bodies = [[m["Body"] for m in a["body"]["Messages"]] for a in received[2:]]
+    # By content: the second "same" is dropped, the third (its own deduplication id) is not.
+    assert fifo_bodies == [["same", "other", "same"], ["same"]]
+    assert "The queue should either have ContentBasedDeduplication enabled" in text
