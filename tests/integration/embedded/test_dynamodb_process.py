@@ -9,8 +9,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,9 +21,8 @@ from botocore.exceptions import ClientError
 from serverless_testbed.embedded.moto.service_process import ServiceProcess, ServiceProcessFailed
 from serverless_testbed.signed_http import signed_post
 from tests.integration.embedded.test_health import Stderr, child_running, children
-from tests.integration.embedded.test_up_command import READY_TIMEOUT_S, ROOT, _start_up
+from tests.integration.embedded.test_up_command import READY_TIMEOUT_S, _start_up
 from tests.integration.helpers import http_post, wait_until
-from tests.integration.latency.cli import clean_environment
 
 DYNAMODB_PROCESS = "embedded.moto.service_process"
 # No Redis: a SIGKILLed `testbed up` cannot stop its Redis, which would outlive the test.
@@ -483,55 +480,43 @@ def test_without_its_process_dynamodb_is_the_stacks_own_and_update_stack_changes
         up.process.wait(timeout=60)
 
 
-def _start_up_in_its_own_group(*args: str) -> subprocess.Popen[str]:
-    """`testbed up` leading a process group of its own, as a shell starts it."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "serverless_testbed.cli", "up", *args],
-        cwd=ROOT,
-        env=clean_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-
-
 def test_ctrl_c_at_the_terminal_stops_testbed_up_and_its_child_quietly() -> None:
-    up = _start_up_in_its_own_group("--aws-port", "0", "--api-port", "0", "--no-redis")
+    up = _start_up("--aws-port", "0", "--api-port", "0", "--no-redis", own_group=True)
+    process = up.process
     try:
-        assert up.stdout is not None and up.stderr is not None
-        assert any(line.startswith("ready") for line in iter(up.stdout.readline, ""))
-        child = next(pid for pid, cmd in children(up.pid).items() if DYNAMODB_PROCESS in cmd)
+        assert process.stderr is not None
+        up.read_until("ready", READY_TIMEOUT_S)
+        child = next(pid for pid, cmd in children(process.pid).items() if DYNAMODB_PROCESS in cmd)
 
-        os.killpg(up.pid, signal.SIGINT)  # what the terminal sends the foreground group
+        os.killpg(process.pid, signal.SIGINT)  # what the terminal sends the foreground group
 
-        assert up.wait(timeout=60) == 0
-        stderr = up.stderr.read()
+        assert process.wait(timeout=60) == 0
+        stderr = process.stderr.read()
         assert "Traceback" not in stderr and "died" not in stderr, stderr
         assert stderr.splitlines()[-2:] == ["stopping...", "stopped"]
         wait_until(lambda: _pid_gone(child), timeout_s=15, what=f"pid {child} to exit")
     finally:
-        if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def test_signals_while_the_child_starts_stop_testbed_up_and_the_child() -> None:
-    up = _start_up_in_its_own_group("--aws-port", "0", "--api-port", "0", "--no-redis")
+    process = _start_up("--aws-port", "0", "--api-port", "0", "--no-redis", own_group=True).process
     try:
         child = wait_until(
-            lambda: [pid for pid, cmd in children(up.pid).items() if DYNAMODB_PROCESS in cmd],
+            lambda: [pid for pid, cmd in children(process.pid).items() if DYNAMODB_PROCESS in cmd],
             timeout_s=READY_TIMEOUT_S,
             what="the dynamodb process to start",
             interval_s=0.005,
         )[0]
 
-        up.send_signal(signal.SIGTERM)
-        up.send_signal(signal.SIGINT)  # a second one, impatient, while the first is handled
+        process.send_signal(signal.SIGTERM)
+        process.send_signal(signal.SIGINT)  # a second one, impatient, while the first is handled
 
-        assert up.wait(timeout=60) == 0
+        assert process.wait(timeout=60) == 0
         wait_until(lambda: _pid_gone(child), timeout_s=15, what=f"pid {child} to exit")
     finally:
-        if up.poll() is None:
-            os.killpg(up.pid, signal.SIGKILL)
-            up.wait()
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()

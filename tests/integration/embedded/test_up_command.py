@@ -64,7 +64,8 @@ class UpProcess:
         return {name: url for name, url in pairs if name in {"aws", "api", "redis"}}
 
 
-def _start_up(*args: str) -> UpProcess:
+def _start_up(*args: str, own_group: bool = False) -> UpProcess:
+    """``own_group``: leading a process group of its own, as a shell starts it."""
     process = subprocess.Popen(
         [sys.executable, "-m", "serverless_testbed.cli", "up", *args],
         cwd=ROOT,
@@ -72,6 +73,7 @@ def _start_up(*args: str) -> UpProcess:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=own_group,
     )
     up = UpProcess(process)
 

@@ -13,12 +13,13 @@ calls that concern both servers (``/moto-api/reset``) are made in both, the chil
 from __future__ import annotations
 
 import http.client
-import io
 import json
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from serverless_testbed.embedded.moto.wsgi_request import read_body, request_headers, request_target
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -73,17 +74,14 @@ class ForwardByTarget:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET")
         if target is not None and target.startswith(self._prefixes):
-            status, headers, answer = self._forward(environ, body=_read_body(environ))
+            status, headers, answer = self._forward(environ, body=read_body(environ))
             start_response(status, headers)
             return [answer]
         if environ.get("PATH_INFO") in self._also_paths:
-            body = _read_body(environ)
-            status, headers, answer = self._forward(environ, body=body)
+            status, headers, answer = self._forward(environ, body=read_body(environ))
             if not status.startswith("2"):  # refused or failed there: not done here either
                 start_response(status, headers)
                 return [answer]
-            environ["wsgi.input"] = io.BytesIO(body)
-            environ["CONTENT_LENGTH"] = str(len(body))
         return self._app(environ, start_response)
 
     def _forward(
@@ -91,9 +89,11 @@ class ForwardByTarget:
     ) -> tuple[str, list[tuple[str, str]], bytes]:
         """The other server's status line, headers and body for this request."""
         headers = [
-            (name, value) for name, value in _headers(environ) if name.lower() not in NOT_FORWARDED
+            (name, value)
+            for name, value in request_headers(environ)
+            if name.lower() not in NOT_FORWARDED
         ]
-        uri = environ.get("REQUEST_URI") or _target_of(environ)
+        uri = request_target(environ)
         try:
             status, reason, answer_headers, answer = self._pool.request(
                 environ["REQUEST_METHOD"], uri, headers, body
@@ -163,27 +163,3 @@ class ConnectionPool:
                 self._idle.append(connection)
                 return
         connection.close()
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH") or ""
-    if length.isdigit():
-        return bytes(stream.read(int(length)))
-    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        return bytes(stream.read())
-    return b""
-
-
-def _target_of(environ: dict[str, Any]) -> str:
-    query = environ.get("QUERY_STRING", "")
-    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-    return f"{path}?{query}" if query else path
-
-
-def _headers(environ: dict[str, Any]) -> Iterable[tuple[str, str]]:
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            yield key[5:].replace("_", "-"), value
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            yield key.replace("_", "-"), value

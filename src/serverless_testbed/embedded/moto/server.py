@@ -16,11 +16,10 @@ covers a couple of hundred executions in flight, above what the local HTTP API i
 
 from __future__ import annotations
 
-import io
 import json
 import socket
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -32,6 +31,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from serverless_testbed.embedded.moto import cheroot_io
 from serverless_testbed.embedded.moto.dispatch import JsonTargetDispatch
 from serverless_testbed.embedded.moto.forward import ForwardByTarget, Forwarding
+from serverless_testbed.embedded.moto.wsgi_request import read_body, request_headers, request_target
 from serverless_testbed.emulation import sigv4
 
 LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
@@ -156,10 +156,13 @@ class SignedRequestsOnly:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        body = _read_body(environ)
-        target = environ.get("REQUEST_URI") or _target_of(environ)
+        body = read_body(environ)
         refusal = sigv4.check(
-            environ["REQUEST_METHOD"], target, _headers(environ), body, self._credentials
+            environ["REQUEST_METHOD"],
+            request_target(environ),
+            request_headers(environ),
+            body,
+            self._credentials,
         )
         if refusal is None:
             return self._app(environ, start_response)
@@ -173,36 +176,6 @@ class SignedRequestsOnly:
             ],
         )
         return [payload]
-
-
-def _read_body(environ: dict[str, Any]) -> bytes:
-    """Read the whole body (the signature covers it) and give the app a copy to read."""
-    stream = environ["wsgi.input"]
-    length = environ.get("CONTENT_LENGTH") or ""
-    if length.isdigit():
-        body: bytes = stream.read(int(length))
-    elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
-        body = stream.read()
-        environ.pop("HTTP_TRANSFER_ENCODING", None)
-    else:
-        body = b""
-    environ["wsgi.input"] = io.BytesIO(body)
-    environ["CONTENT_LENGTH"] = str(len(body))
-    return body
-
-
-def _target_of(environ: dict[str, Any]) -> str:
-    query = environ.get("QUERY_STRING", "")
-    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
-    return f"{path}?{query}" if query else path
-
-
-def _headers(environ: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            yield key[5:].replace("_", "-"), value
-        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
-            yield key.replace("_", "-"), value
 
 
 def _error_body(refusal: sigv4.Refusal, content_type: str) -> tuple[bytes, str]:
