@@ -46,24 +46,44 @@ def test_a_burst_of_connections_is_answered(server: MotoServer) -> None:
     assert [a["ResponseMetadata"]["HTTPStatusCode"] for a in answers] == [200] * BURST
 
 
+def _get_on(connection: socket.socket) -> bytes:
+    """GET /moto-api/ on an open connection; the answer's head, its body read to the end."""
+    connection.sendall(b"GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head = connection.recv(65536)
+    assert head.startswith(b"HTTP/1.1 200"), head[:100]
+    length = int(
+        next(
+            line.split(b":")[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length")
+        )
+    )
+    body = head.partition(b"\r\n\r\n")[2]
+    while len(body) < length:
+        body += connection.recv(65536)
+    return head.partition(b"\r\n\r\n")[0]
+
+
 def test_a_client_keeps_its_connection_between_calls(server: MotoServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
-        request = b"GET /moto-api/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
         for _ in range(3):  # werkzeug's dev server closed after the first answer
-            connection.sendall(request)
-            head = connection.recv(65536)
-            assert head.startswith(b"HTTP/1.1 200"), head[:100]
-            assert b"connection: close" not in head.lower()
-            length = int(
-                next(
-                    line.split(b":")[1]
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                )
-            )
-            body = head.partition(b"\r\n\r\n")[2]
-            while len(body) < length:
-                body += connection.recv(65536)
+            assert b"connection: close" not in _get_on(connection).lower()
+
+
+def test_many_clients_each_keep_their_connection(server: MotoServer) -> None:
+    # A Lambda container per function and per request in flight each holds one; cheroot
+    # on its own keeps 10 open between requests and closes the others after each answer.
+    clients = 40
+    connections = [
+        socket.create_connection(("127.0.0.1", server.port), timeout=10) for _ in range(clients)
+    ]
+    try:
+        for _ in range(2):
+            heads = [_get_on(connection).lower() for connection in connections]
+            assert [b"connection: close" in head for head in heads] == [False] * clients
+    finally:
+        for connection in connections:
+            connection.close()
 
 
 def test_a_taken_port_is_an_os_error() -> None:

@@ -37,6 +37,13 @@ from serverless_testbed.emulation import sigv4
 LISTEN_BACKLOG = 1024  # a burst of connections waits for accept (capped by somaxconn)
 POOL_THREADS = 256
 KEEP_ALIVE_TIMEOUT_S = 60  # an idle client connection is closed after this
+# cheroot keeps at most 10 connections open between requests by default and answers the
+# rest with "Connection: close": with a few functions' containers each holding one, most
+# calls paid a new connection (2.6 per execution at 8 in flight). No limit here (and no
+# count of open connections per answer): the clients are the stack's own containers and
+# the user's on loopback, idle connections close after KEEP_ALIVE_TIMEOUT_S, and the
+# file-descriptor limit bounds the rest.
+KEEP_ALIVE_CONNECTIONS: int | None = None
 
 
 class MotoServer:
@@ -104,6 +111,8 @@ class MotoServer:
             timeout=KEEP_ALIVE_TIMEOUT_S,
             server_name="moto",
         )
+        # Annotated int, but cheroot reads None as no limit (ConnectionManager.can_add_...).
+        server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS  # type: ignore[assignment]
         if self._lean_io:
             cheroot_io.make_lean(server)
         if self._listening is not None:
