@@ -8,15 +8,27 @@ forgets to sign fails locally too.
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-
+import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials, ReadOnlyCredentials
 
 SERVICE = "execute-api"
 JSON_HEADERS = {"Content-Type": "application/json"}
+# Connections kept open per host between requests, as an HTTP client in front of API Gateway
+# keeps them: a new connection per request cost the local HTTP API a thread start and an
+# accept each. Past this many in flight at once the extra connections close after use.
+KEPT_CONNECTIONS = 256
+
+_connections = urllib3.PoolManager(maxsize=KEPT_CONNECTIONS, block=False, retries=False)
+
+
+class RequestFailed(OSError):
+    """No HTTP answer: refused, reset, timed out. ``reason`` is the socket-level error."""
+
+    def __init__(self, message: str, reason: BaseException) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def signed_post(
@@ -39,9 +51,19 @@ def post(
     """POST ``data`` as it is; (HTTP status, response body).
 
     An HTTP error status is returned, not raised; a connection failure raises ``OSError``."""
-    request = urllib.request.Request(url, data=data, method="POST", headers=headers)
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
+        response = _connections.request(
+            "POST", url, body=data, headers=headers, timeout=timeout_s, redirect=False
+        )
+    except urllib3.exceptions.HTTPError as error:
+        raise RequestFailed(f"POST {url}: {error}", _socket_error(error)) from error
+    return response.status, response.data
+
+
+def _socket_error(error: urllib3.exceptions.HTTPError) -> BaseException:
+    """What failed underneath urllib3's wrapper: ConnectionResetError, TimeoutError, ..."""
+    if isinstance(error, urllib3.exceptions.ProtocolError) and len(error.args) > 1:
+        inner = error.args[1]
+        if isinstance(inner, BaseException):
+            return inner
+    return error.__context__ or error
