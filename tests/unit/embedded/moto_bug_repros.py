@@ -1,4 +1,4 @@
-"""The two moto bugs the behaviour patches work around, reproduced with moto's in-process
+"""The moto bugs the behaviour patches work around, reproduced with moto's in-process
 ``mock_aws`` (README, "moto bugs the patches work around").
 
     python -m tests.unit.embedded.moto_bug_repros [--patched] [NAME...]
@@ -70,9 +70,28 @@ def cloudformation_state_machine() -> dict[str, Any]:
         return {"listed": arn in listed, "start_execution": started}
 
 
+def unnamed_executions() -> dict[str, Any]:
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    with mock_aws(config=EXECUTING):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=ROLE)[
+            "stateMachineArn"
+        ]
+        first = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+        second = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+        try:
+            sfn.start_execution(stateMachineArn=arn, input='{"other": 1}')
+            other_input: str | None = "started"
+        except sfn.exceptions.ExecutionAlreadyExists as error:
+            other_input = error.response["Error"]["Code"]
+        names = [sfn.describe_execution(executionArn=a).get("name") for a in (first, second)]
+        return {"same_execution": first == second, "names": names, "other_input": other_input}
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
+    "unnamed-executions": unnamed_executions,
 }
 
 

@@ -1,4 +1,4 @@
-"""The two moto bugs the behaviour patches work around are still in the installed moto, and the
+"""The moto bugs the behaviour patches work around are still in the installed moto, and the
 patches fix them. When an "unpatched" test fails, moto fixed the bug: drop the patch.
 
 Each side runs in a process of its own (moto_bug_repros.py): the patches are process-wide.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +64,20 @@ def test_unpatched_moto_cannot_start_a_state_machine_from_cloudformation(
 
 def test_the_patch_creates_it_where_it_executes(patched: dict[str, Any]) -> None:
     assert patched["cloudformation-state-machine"] == {"listed": True, "start_execution": "started"}
+
+
+def test_unpatched_moto_gives_an_unnamed_execution_no_name(unpatched: dict[str, Any]) -> None:
+    assert unpatched["unnamed-executions"] == {
+        "same_execution": True,
+        "names": [None, None],  # no name in DescribeExecution at all
+        "other_input": "ExecutionAlreadyExists",
+    }
+
+
+def test_the_patch_names_each_unnamed_execution_with_a_new_uuid(patched: dict[str, Any]) -> None:
+    seen = patched["unnamed-executions"]
+    assert seen["same_execution"] is False
+    assert seen["other_input"] == "started"
+    names = seen["names"]
+    assert len(set(names)) == 2
+    assert [str(uuid.UUID(name)) for name in names] == names

@@ -23,6 +23,7 @@ BEHAVIOUR_TARGETS = [
     "moto.sqs.models.Queue.lambda_event_source_mappings",
     "moto.stepfunctions.responses.StepFunctionResponse.send_task_failure",
     "moto.stepfunctions.models.stepfunctions_backends",
+    "moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
     "state_task_service_callback.StateTaskServiceCallback._wait_for_task_token_heartbeat",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."

@@ -11,6 +11,9 @@ Each sits at the narrowest point that fixes the behaviour:
 - State machines created by CloudFormation land in the backend that executes them (moto puts
   them in the non-executing one, so StartExecution answers StateMachineDoesNotExist: README,
   "moto bugs").
+- StartExecution without a name gets a UUID for one, as on AWS (moto names it ``None``, so a
+  second unnamed start of the same input returns the first execution and one of other input
+  fails with ExecutionAlreadyExists: README, "moto bugs").
 - A task with HeartbeatSeconds no longer misses a callback that arrives before the
   interpreter has set up its heartbeat wait (it then waited out the whole heartbeat and
   failed with States.Timeout: seen as 25 s executions once the pipeline got fast).
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +40,7 @@ def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
         _disable_inline_sqs_mappings(),
         _keep_send_task_failure_cause(),
         _create_cloudformation_state_machines_where_they_execute(),
+        _name_unnamed_executions(),
         _see_callbacks_that_beat_the_heartbeat_wait(),
     ]
 
@@ -113,6 +118,23 @@ def _create_cloudformation_state_machines_where_they_execute() -> Patch:
     # Only StateMachine's CloudFormation methods read this module-level name; the API goes
     # through responses.get_backend, which picks the executing backend by itself.
     return replace(models, "stepfunctions_backends", stepfunctions_parser_backends)
+
+
+def _name_unnamed_executions() -> Patch:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    @patch(StepFunctionsParserBackend, "start_execution")
+    def start_execution(
+        original: Any,
+        self: Any,
+        state_machine_arn: str,
+        name: str | None = None,
+        *arguments: Any,
+        **options: Any,
+    ) -> Any:
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *arguments, **options)
+
+    return start_execution
 
 
 def _see_callbacks_that_beat_the_heartbeat_wait() -> Patch:
