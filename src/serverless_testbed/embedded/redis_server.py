@@ -16,7 +16,8 @@ binaries are built without TLS, so ``tls=True`` puts a TLS-terminating proxy (a 
 certificate for 127.0.0.1, its file in ``ca_file``) in front: ``tls_url`` is a real
 ``rediss://`` endpoint, as ElastiCache's in-transit encryption is.
 ``stop()`` ends the process (SIGTERM, then SIGKILL after a grace period) and waits for it,
-so no server outlives its owner.
+so no server outlives its owner; an owner killed outright takes it along too, on Linux
+(tied_process.py).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
+from serverless_testbed.embedded.tied_process import TiedProcess
 from serverless_testbed.emulation.ports import PortInUse
 
 HOST = "127.0.0.1"
@@ -82,6 +84,7 @@ class RedisServer:
         self._front: _TlsFront | None = None
         self._startup_timeout_s = startup_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
+        self._tied: TiedProcess | None = None
         self._dir: Path | None = None
         self.port = 0
 
@@ -155,6 +158,9 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        tied, self._tied = self._tied, None
+        if tied is not None:
+            tied.release()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
             self._dir = None
@@ -184,9 +190,10 @@ class RedisServer:
             *("--save", "", "--appendonly", "no", "--protected-mode", "yes"),
             *("--logfile", str(log), "--daemonize", "no"),
         ]
-        self._process = subprocess.Popen(
+        self._tied = TiedProcess(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )
+        self._process = self._tied.process
         self.port = port
         deadline = time.monotonic() + self._startup_timeout_s
         while _serving_process(port, self._password) != self._process.pid:
