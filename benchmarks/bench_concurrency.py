@@ -8,8 +8,9 @@ MiniStack in the same run.
 Starts `testbed up` as a subprocess on free ports (or drives a running stack given its
 ``--api-url`` and the ``--pids`` whose CPU is counted) and MiniStack with the same chain
 (benchmarks/ministack_peer.py; skipped with a note when it cannot run). For each level, one
-after the other, it first runs ``2 x level`` requests unmeasured at that level (so the
-Lambda containers, or MiniStack's workers, for that many in flight are started), then keeps
+after the other, it first runs ``4 x level`` requests unmeasured at that level (so the
+Lambda containers, or MiniStack's workers, for that many in flight are started and each api
+container polls on its learned schedule), then keeps
 that many requests in flight (``max(per_level * level, 24)``) with:
 
 - ``embedded POST /run``: signed POST /run to the local HTTP API (the api function starts the
@@ -50,7 +51,7 @@ from botocore.credentials import Credentials
 from ministack_peer import MiniStackPeer, PeerUnavailable, find_ministack, start_ministack
 from serverless_testbed.pipeline.clock import SYSTEM_CLOCK
 from serverless_testbed.pipeline.execution import start_and_wait
-from serverless_testbed.pipeline.polling import RecentDurations
+from serverless_testbed.pipeline.polling import LEARNED_AFTER, RecentDurations
 from serverless_testbed.pipeline.request import RunRequest
 from serverless_testbed.signed_http import signed_post
 
@@ -211,12 +212,15 @@ def start_testbed() -> tuple[subprocess.Popen[str], dict[str, Any]]:
     raise RuntimeError(f"testbed up did not write {outputs}")
 
 
-WARM_UP_PER_LEVEL = 2  # unmeasured requests per execution in flight, before each level
+# Unmeasured requests per execution in flight, before each level: enough that each api
+# container has seen the runs its poll schedule learns from (pipeline/polling.py), so a
+# short level does not measure the cold schedule's extra DescribeExecution calls.
+WARM_UP_PER_LEVEL = LEARNED_AFTER + 1
 
 
 def warm_up(driver: Driver, level: int) -> None:
-    """Run the level once unmeasured: the functions' containers (or MiniStack's Lambda
-    workers) for this many executions in flight start here, not in the measured requests."""
+    """Run the level unmeasured: the functions' containers (or MiniStack's Lambda workers) for
+    this many executions in flight start here, not in the measured requests."""
     with ThreadPoolExecutor(max_workers=level) as pool:
         list(pool.map(lambda _: driver(), range(WARM_UP_PER_LEVEL * level)))
 
