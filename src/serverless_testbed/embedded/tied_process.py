@@ -6,7 +6,8 @@ asks the kernel for SIGTERM when its parent dies (``PR_SET_PDEATHSIG``, set by u
 ``setpriv --pdeathsig``, which then execs the command: the pid is the command's own).
 prctl(2) names the *thread* that forked as that parent, and the stack starts its parts on a
 thread pool whose threads end, so the fork happens on a thread of its own that lives until
-``release()`` (the 6.18 kernel here signals only when the whole process ends). Without ``setpriv`` (macOS, a minimal image) the command starts as it is.
+``release()`` (the 6.18 kernel here signals only when the whole process ends). Without
+``setpriv`` (macOS, a minimal image) the command starts as it is.
 """
 
 from __future__ import annotations
