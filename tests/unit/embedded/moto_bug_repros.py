@@ -77,15 +77,33 @@ def unnamed_executions() -> dict[str, Any]:
         arn = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=ROLE)[
             "stateMachineArn"
         ]
-        first = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
-        second = sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
-        try:
-            sfn.start_execution(stateMachineArn=arn, input='{"other": 1}')
-            other_input: str | None = "started"
-        except sfn.exceptions.ExecutionAlreadyExists as error:
-            other_input = error.response["Error"]["Code"]
-        names = [sfn.describe_execution(executionArn=a).get("name") for a in (first, second)]
-        return {"same_execution": first == second, "names": names, "other_input": other_input}
+
+        def start(execution_input: str) -> str:
+            """The new execution's ARN, or the error's code."""
+            try:
+                return str(
+                    sfn.start_execution(stateMachineArn=arn, input=execution_input)["executionArn"]
+                )
+            except sfn.exceptions.ExecutionAlreadyExists as error:
+                return str(error.response["Error"]["Code"])
+
+        first = start("{}")
+        second = start("{}")  # moto: the first again while it runs, refused once it ended
+        other_input = start('{"other": 1}')
+        started = [a for a in (first, second, other_input) if a.startswith("arn:")]
+        names = {str(sfn.describe_execution(executionArn=a).get("name")) for a in started}
+
+        def outcome(answer: str) -> str:
+            if answer == first:
+                return "the first"
+            return "new" if answer.startswith("arn:") else answer
+
+        return {
+            "second_start": outcome(second),
+            "other_input": outcome(other_input),
+            "names": sorted(names),
+            "executions": len(set(started)),
+        }
 
 
 REPROS = {
