@@ -29,37 +29,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_concurrency import cpu_seconds  # the whole tree, reaped children included
+
 READY_TIMEOUT_S = 120.0
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 
-def process_cpu_ticks() -> tuple[dict[int, int], dict[int, int]]:
-    """(parent of each process, its user + system CPU ticks), for every process."""
-    parents, ticks = {}, {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        ticks[int(entry)] = int(fields[11]) + int(fields[12])
-    return parents, ticks
-
-
-def cpu_seconds(root: int) -> tuple[float, float]:
-    """(CPU seconds of ``root`` itself, of ``root`` and all its descendants)."""
-    parents, ticks = process_cpu_ticks()
-    tree, frontier = {root}, [root]
-    while frontier:
-        parent = frontier.pop()
-        for pid, its_parent in parents.items():
-            if its_parent == parent and pid not in tree:
-                tree.add(pid)
-                frontier.append(pid)
-    own = ticks.get(root, 0) / TICKS_PER_S
-    return own, sum(ticks.get(pid, 0) for pid in tree) / TICKS_PER_S
+def own_cpu_seconds(pid: int) -> float:
+    """User + system CPU of the process itself (its children not included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
 
 
 def start_up(checkout: Path, description: Path) -> subprocess.Popen[bytes]:
@@ -104,9 +83,9 @@ def one_round(label: str, checkout: Path, level: int, repeat: int) -> dict[str, 
         process = start_up(checkout, description)
         try:
             latency(checkout, description, level, max(24, 3 * level))
-            own_before, tree_before = cpu_seconds(process.pid)
+            own_before, tree_before = own_cpu_seconds(process.pid), cpu_seconds([process.pid])
             throughput = latency(checkout, description, level, repeat)
-            own_after, tree_after = cpu_seconds(process.pid)
+            own_after, tree_after = own_cpu_seconds(process.pid), cpu_seconds([process.pid])
         finally:
             process.terminate()
             process.wait(timeout=60)
