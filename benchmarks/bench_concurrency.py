@@ -24,8 +24,10 @@ Per level: throughput (executions/s from the first send to the last answer), p50
 end, answers by kind (HTTP status, SUCCEEDED/FAILED..., or the error's name), and CPU per
 execution (user + system time of the emulator's processes and all their children, from
 /proc, divided by the executions of the level; the benchmark's own client is not counted
-there but in "driver CPU", its own process's CPU per execution), and how busy the machine's
-CPUs were over the level (/proc/stat: everything that ran, the driver and other work too).
+there but in "driver CPU", its own process's CPU per execution), how busy the machine's
+CPUs were over the level (/proc/stat: everything that ran, the driver and other work too)
+and how much of their time the hypervisor gave to other machines ("stolen": a level with
+much of it is slower in every figure).
 """
 
 from __future__ import annotations
@@ -98,11 +100,16 @@ def cpu_seconds(roots: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
-def machine_ticks() -> tuple[int, int]:
-    """(busy, total) clock ticks of every CPU since boot, from /proc/stat's first line."""
-    fields = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = fields[3] + fields[4]  # idle + iowait
-    return sum(fields) - idle, sum(fields)
+def machine_ticks() -> tuple[int, int, int]:
+    """(busy, stolen, total) clock ticks of every CPU since boot, from /proc/stat's first line.
+
+    Stolen: time the hypervisor gave this virtual machine's CPUs to others while they had work
+    (on a shared host it comes and goes, and every figure of a level with much of it is
+    slower). Guest time is already inside user and nice, so it is not added again."""
+    line = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, idle, iowait, irq, softirq, steal = (int(v) for v in line[:8])
+    busy = user + nice + system + irq + softirq
+    return busy, steal, busy + steal + idle + iowait
 
 
 def own_cpu_seconds() -> float:
@@ -172,7 +179,9 @@ def run_level(driver: Driver, level: int, requests: int, pids: list[int]) -> dic
     cpu_s = cpu_seconds(pids) - cpu_before
     driver_s = own_cpu_seconds() - driver_before
     machine_after = machine_ticks()
-    busy, total = (now - then for now, then in zip(machine_after, machine_before, strict=True))
+    busy, stolen, total = (
+        now - then for now, then in zip(machine_after, machine_before, strict=True)
+    )
     ok = [ms for kind, ms in answers if kind in ("200", "SUCCEEDED")]
     return {
         "level": level,
@@ -184,6 +193,7 @@ def run_level(driver: Driver, level: int, requests: int, pids: list[int]) -> dic
         "cpu_ms_per_execution": cpu_s * 1000 / max(1, len(ok)),
         "driver_cpu_ms_per_execution": driver_s * 1000 / max(1, len(ok)),
         "machine_busy_percent": 100 * busy / max(1, total),
+        "machine_stolen_percent": 100 * stolen / max(1, total),
     }
 
 
@@ -230,8 +240,8 @@ def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
         f"### {title}",
         "",
         "| in flight | requests | executions/s | p50 ms | p90 ms | CPU ms/execution "
-        "| driver CPU ms/execution | machine busy | answers |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| driver CPU ms/execution | machine busy | stolen | answers |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}"
@@ -241,7 +251,7 @@ def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
             f"| {row['level']} | {row['requests']} | {row['throughput_per_s']:.1f} | {p50} | "
             f"{p90} | {row['cpu_ms_per_execution']:.1f} | "
             f"{row['driver_cpu_ms_per_execution']:.1f} | {row['machine_busy_percent']:.0f}% | "
-            f"{answers} |"
+            f"{row['machine_stolen_percent']:.0f}% | {answers} |"
         )
     return lines
 
