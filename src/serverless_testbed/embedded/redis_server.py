@@ -7,8 +7,9 @@ directory that is removed on stop::
     with RedisServer() as server:
         client = redis.Redis.from_url(server.url)
 
-With ``password`` the server requires AUTH; ``url`` never contains the password,
-``authenticated_url`` does (``redis://:PASSWORD@127.0.0.1:PORT``, for the one who started it).
+With ``password`` the server requires AUTH (the password reaches it on its stdin: it is in no
+file and not in the process list); ``url`` never contains the password, ``authenticated_url``
+does (``redis://:PASSWORD@127.0.0.1:PORT``, for the one who started it).
 Start-up waits until the server on the port is the one it launched (its ``process_id``, read
 with the password), so a port another server already holds is a ``PortInUse`` error naming
 the port, never a foreign server taken for ours. The PyPI
@@ -179,20 +180,21 @@ class RedisServer:
     def _launch(self, binary: Path, port: int) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="testbed-redis-"))
         log = self._dir / "server.log"
-        settings = self._dir / "server.conf"  # the password stays out of the process list
-        settings.touch(mode=0o600)
-        if self._password:
-            settings.write_text(f"requirepass {self._password}\n")
         command = [
             str(binary),
-            str(settings),
+            "-",  # settings from stdin: the password is in no file and not in the process list
             *("--port", str(port), "--bind", HOST, "--dir", str(self._dir)),
             *("--save", "", "--appendonly", "no", "--protected-mode", "yes"),
             *("--logfile", str(log), "--daemonize", "no"),
         ]
         self._tied = TiedProcess(
-            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+            command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )
+        settings = f"requirepass {self._password}\n" if self._password else ""
+        assert self._tied.process.stdin is not None
+        # A server that exited at once closed the pipe: the wait below reports why.
+        with contextlib.suppress(BrokenPipeError), self._tied.process.stdin as stdin:
+            stdin.write(settings.encode())
         self._process = self._tied.process
         self.port = port
         deadline = time.monotonic() + self._startup_timeout_s
