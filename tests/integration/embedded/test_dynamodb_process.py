@@ -64,6 +64,28 @@ def test_a_table_made_through_the_stacks_endpoint_is_served_by_the_child(
     assert item["Item"] == {"pk": {"S": "via-main"}}
 
 
+@pytest.mark.parametrize("through", ["the child", "the stack's endpoint"])
+def test_an_undefined_name_in_an_update_expression_is_a_validation_error(
+    embedded_stack: Any, through: str
+) -> None:
+    client = (
+        embedded_stack.client("dynamodb")
+        if through == "the child"
+        else _main_endpoint_client(embedded_stack)
+    )
+    name = _new_table(client)
+    with pytest.raises(client.exceptions.ClientError) as refused:
+        client.update_item(
+            TableName=name,
+            Key={"pk": {"S": "1"}},
+            UpdateExpression="SET #typo = :v",
+            ExpressionAttributeValues={":v": {"S": "x"}},
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "attribute name: #typo" in refused.value.response["Error"]["Message"]
+
+
 def test_a_table_made_in_the_child_is_served_through_the_stacks_endpoint(
     embedded_stack: Any,
 ) -> None:

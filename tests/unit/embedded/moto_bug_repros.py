@@ -106,10 +106,34 @@ def unnamed_executions() -> dict[str, Any]:
         }
 
 
+def undefined_name_in_update_expression() -> dict[str, Any]:
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        try:
+            dynamodb.update_item(
+                TableName="t",
+                Key={"pk": {"S": "1"}},
+                UpdateExpression="SET #n = :v",
+                ExpressionAttributeValues={":v": {"S": "x"}},
+            )
+            return {"answer": "updated"}
+        except dynamodb.exceptions.ClientError as error:
+            return {"answer": error.response["Error"]["Code"], "message": str(error)}
+        except KeyError as error:  # in process, the 500 of moto's server is this exception
+            return {"answer": "KeyError", "message": str(error)}
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
     "unnamed-executions": unnamed_executions,
+    "undefined-name-in-update-expression": undefined_name_in_update_expression,
 }
 
 

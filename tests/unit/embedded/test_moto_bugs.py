@@ -82,3 +82,21 @@ def test_the_patch_names_each_unnamed_execution_with_a_new_uuid(patched: dict[st
     seen = patched["unnamed-executions"]
     assert (seen["second_start"], seen["other_input"], seen["executions"]) == ("new", "new", 3)
     assert [str(uuid.UUID(name)) for name in seen["names"]] == seen["names"]
+
+
+def test_unpatched_moto_fails_on_an_undefined_name_in_an_update_expression(
+    unpatched: dict[str, Any],
+) -> None:
+    assert unpatched["undefined-name-in-update-expression"] == {
+        "answer": "KeyError",
+        "message": "'#n'",
+    }
+
+
+def test_the_patch_answers_dynamodbs_validation_error(patched: dict[str, Any]) -> None:
+    seen = patched["undefined-name-in-update-expression"]
+    assert seen["answer"] == "ValidationException"
+    assert seen["message"].endswith(
+        "Invalid UpdateExpression: An expression attribute name used in the document path is "
+        "not defined; attribute name: #n"
+    )

@@ -24,6 +24,7 @@ BEHAVIOUR_TARGETS = [
     "moto.stepfunctions.responses.StepFunctionResponse.send_task_failure",
     "moto.stepfunctions.models.stepfunctions_backends",
     "moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution",
+    "moto.dynamodb.parsing.validators.OverlappingPathsValidator.check_for_overlapping_paths",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
     "state_task_service_callback.StateTaskServiceCallback._wait_for_task_token_heartbeat",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."

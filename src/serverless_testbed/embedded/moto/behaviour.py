@@ -11,6 +11,9 @@ Each sits at the narrowest point that fixes the behaviour:
 - State machines created by CloudFormation land in the backend that executes them (moto puts
   them in the non-executing one, so StartExecution answers StateMachineDoesNotExist: README,
   "moto bugs").
+- UpdateItem with an update expression naming a ``#name`` that ExpressionAttributeNames does
+  not define answers DynamoDB's ValidationException (moto's overlapping-paths check looked
+  the name up first and failed with a KeyError: a 500, which botocore retries).
 - StartExecution without a name gets a UUID for one, as on AWS (moto names it ``None``, so a
   second unnamed start of the same input returns the first execution and one of other input
   fails with ExecutionAlreadyExists: README, "moto bugs").
@@ -41,8 +44,14 @@ def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
         _keep_send_task_failure_cause(),
         _create_cloudformation_state_machines_where_they_execute(),
         _name_unnamed_executions(),
+        *apply_for_dynamodb(),
         _see_callbacks_that_beat_the_heartbeat_wait(),
     ]
+
+
+def apply_for_dynamodb() -> list[Patch]:
+    """The ones DynamoDB's own server process needs (service_process.py); ``apply`` has them."""
+    return [_refuse_undefined_names_in_update_expressions()]
 
 
 def _route_lambda_invoke(current_invoker: Callable[[], Invoke | None]) -> Patch:
@@ -135,6 +144,20 @@ def _name_unnamed_executions() -> Patch:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *arguments, **options)
 
     return start_execution
+
+
+def _refuse_undefined_names_in_update_expressions() -> Patch:
+    from moto.dynamodb.exceptions import ExpressionAttributeNameNotDefined
+    from moto.dynamodb.parsing.validators import OverlappingPathsValidator
+
+    @patch(OverlappingPathsValidator, "check_for_overlapping_paths")
+    def check_for_overlapping_paths(original: Any, self: Any, node: Any) -> Any:
+        try:
+            return original(self, node)
+        except KeyError as missing:  # the one lookup it makes: a #name not defined
+            raise ExpressionAttributeNameNotDefined(str(missing.args[0])) from None
+
+    return check_for_overlapping_paths
 
 
 def _see_callbacks_that_beat_the_heartbeat_wait() -> Patch:

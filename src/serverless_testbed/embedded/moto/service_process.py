@@ -226,9 +226,10 @@ def main() -> None:
 
 def _serve(settings: dict[str, Any]) -> None:
     gc.disable()  # as the stack's start: what is loaded now lives as long as the process
-    from serverless_testbed.embedded.moto import speed
+    from serverless_testbed.embedded.moto import behaviour, speed
 
     speed.apply_for_dynamodb()
+    behaviour.apply_for_dynamodb()
     from serverless_testbed.embedded.moto.server import MotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
