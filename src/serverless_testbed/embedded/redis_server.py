@@ -84,10 +84,13 @@ class RedisServer:
         self._tls = tls
         self._front: _TlsFront | None = None
         self._startup_timeout_s = startup_timeout_s
-        self._process: subprocess.Popen[bytes] | None = None
-        self._tied: TiedProcess | None = None
+        self._tied: TiedProcess | None = None  # the server's process, tied to this one
         self._dir: Path | None = None
         self.port = 0
+
+    @property
+    def _process(self) -> subprocess.Popen[bytes] | None:
+        return self._tied.process if self._tied is not None else None
 
     @property
     def url(self) -> str:
@@ -151,16 +154,15 @@ class RedisServer:
         front, self._front = self._front, None
         if front is not None:
             front.close()
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=grace_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
         tied, self._tied = self._tied, None
         if tied is not None:
+            if tied.process.poll() is None:
+                tied.process.terminate()
+                try:
+                    tied.process.wait(timeout=grace_s)
+                except subprocess.TimeoutExpired:
+                    tied.process.kill()
+                    tied.process.wait()
             tied.release()
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -190,16 +192,16 @@ class RedisServer:
         self._tied = TiedProcess(
             command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
         )
+        process = self._tied.process
         settings = f"requirepass {self._password}\n" if self._password else ""
-        assert self._tied.process.stdin is not None
+        assert process.stdin is not None
         # A server that exited at once closed the pipe: the wait below reports why.
-        with contextlib.suppress(BrokenPipeError), self._tied.process.stdin as stdin:
+        with contextlib.suppress(BrokenPipeError), process.stdin as stdin:
             stdin.write(settings.encode())
-        self._process = self._tied.process
         self.port = port
         deadline = time.monotonic() + self._startup_timeout_s
-        while _serving_process(port, self._password) != self._process.pid:
-            if self._process.poll() is not None:
+        while _serving_process(port, self._password) != process.pid:
+            if process.poll() is not None:
                 if "address already in use" in _tail(log).lower():
                     raise PortInUse("redis", port)
                 raise RedisServerError(f"{binary.name} exited at start: {_tail(log)}")
