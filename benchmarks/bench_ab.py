@@ -21,70 +21,43 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-from bench_concurrency import cpu_seconds  # the whole tree, reaped children included
-
-READY_TIMEOUT_S = 120.0
-TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+from bench_concurrency import CLOCK_TICKS, cpu_seconds, start_testbed
 
 
 def own_cpu_seconds(pid: int) -> float:
-    """User + system CPU of the process itself (its children not included)."""
+    """User + system CPU of the process itself (its children not included; cpu_seconds
+    counts the whole tree, reaped children too)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def start_up(checkout: Path, description: Path) -> subprocess.Popen[bytes]:
-    environment = {**os.environ, "PYTHONPATH": str(checkout / "src")}
-    command = [sys.executable, "-m", "serverless_testbed.cli", "up", "--aws-port", "0"]
-    command += ["--api-port", "0", "--no-redis", "--json", str(description)]
-    process = subprocess.Popen(
-        command,
-        cwd=checkout,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not (description.exists() and description.stat().st_size):
-        if process.poll() is not None:
-            raise SystemExit(f"testbed up from {checkout} exited ({process.returncode})")
-        if time.monotonic() > deadline:
-            process.kill()
-            raise SystemExit(f"testbed up from {checkout} not ready in {READY_TIMEOUT_S:g} s")
-        time.sleep(0.1)  # polling for a file another process writes
-    return process
-
-
-def latency(checkout: Path, description: Path, level: int, repeat: int) -> float:
+def latency(checkout: Path, description: Path, level: int, repeat: int, data: Path) -> float:
     """Run `testbed latency` from ``checkout``; the executions/s it reports."""
     environment = {**os.environ, "PYTHONPATH": str(checkout / "src")}
     command = [sys.executable, "-m", "serverless_testbed.cli", "latency"]
     command += ["--attach", str(description), "--concurrency", str(level)]
-    command += ["--repeat", str(repeat)]
+    command += ["--repeat", str(repeat), "--json", str(data)]
     run = subprocess.run(command, cwd=checkout, env=environment, capture_output=True, text=True)
-    found = re.search(r"throughput: ([\d.]+) executions/s", run.stdout)
-    if run.returncode != 0 or found is None:
+    if run.returncode != 0:
         tail = (run.stderr or run.stdout).strip().splitlines()[-1:]
         raise SystemExit(f"testbed latency from {checkout} failed: {tail}")
-    return float(found.group(1))
+    return float(json.loads(data.read_text())["throughput_per_s"])
 
 
 def one_round(label: str, checkout: Path, level: int, repeat: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-ab-") as directory:
-        description = Path(directory) / "up.json"
-        process = start_up(checkout, description)
+        description, data = Path(directory) / "up.json", Path(directory) / "latency.json"
+        process, _ = start_testbed(description, checkout)
         try:
-            latency(checkout, description, level, max(24, 3 * level))
+            latency(checkout, description, level, max(24, 3 * level), data)
             own_before, tree_before = own_cpu_seconds(process.pid), cpu_seconds([process.pid])
-            throughput = latency(checkout, description, level, repeat)
+            throughput = latency(checkout, description, level, repeat, data)
             own_after, tree_after = own_cpu_seconds(process.pid), cpu_seconds([process.pid])
         finally:
             process.terminate()

@@ -197,12 +197,17 @@ def run_level(driver: Driver, level: int, requests: int, pids: list[int]) -> dic
     }
 
 
-def start_testbed() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    outputs = Path(tempfile.mkdtemp(prefix="bench-concurrency-")) / "up.json"
+def start_testbed(
+    outputs: Path | None = None, checkout: Path = ROOT
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    """`testbed up` on free ports from ``checkout`` (its ``src`` first on the path), once it
+    is ready; its description, as written to ``outputs`` (a new temporary file by default)."""
+    outputs = outputs or Path(tempfile.mkdtemp(prefix="bench-concurrency-")) / "up.json"
     ports = ["--aws-port", "0", "--api-port", "0", "--redis-port", "0", "--no-redis"]
     process = subprocess.Popen(
         [sys.executable, "-m", "serverless_testbed.cli", "up", *ports, "--json", str(outputs)],
-        cwd=ROOT,
+        cwd=checkout,
+        env={**os.environ, "PYTHONPATH": str(checkout / "src")},
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
