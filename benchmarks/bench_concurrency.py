@@ -18,7 +18,9 @@ that many requests in flight (``max(per_level * level, 24)``) with:
 - ``embedded StartExecution``: from the benchmark itself, StartExecution then
   DescribeExecution until the end (pipeline/polling.py's schedule, learned from the runs the
   series has seen, as a warm api function does), against moto's endpoint;
-- ``ministack StartExecution``: the same driver against MiniStack.
+- ``ministack POST /run``: the same signed POST /run to MiniStack's HTTP API (API Gateway
+  v2, the api function as its Lambda proxy integration): the whole chain on both emulators;
+- ``ministack StartExecution``: the StartExecution driver against MiniStack.
 
 Per level: throughput (executions/s from the first send to the last answer), p50/p90 end to
 end, answers by kind (HTTP status, SUCCEEDED/FAILED..., or the error's name), and CPU per
@@ -152,14 +154,14 @@ def one_execution(
     return kind, (time.perf_counter() - started) * 1000
 
 
-def one_request(url: str) -> tuple[str, float]:
+def one_request(url: str, credentials: Credentials) -> tuple[str, float]:
     body = json.dumps({"request_id": f"bench-{uuid.uuid4().hex}", "payload": {"n": 1}}).encode()
     started = time.perf_counter()
     try:
         status, _ = signed_post(
             url,
             body,
-            credentials=CREDENTIALS[0],
+            credentials=credentials,
             region="us-east-1",
             timeout_s=60,
         )
@@ -310,11 +312,18 @@ def main() -> int:
         url = api_url.rstrip("/") + "/run"
         series: dict[str, tuple[Callable[[int], Driver], list[int]]] = {}
         if "run" in wanted:
-            series["embedded POST /run"] = (lambda level: lambda: one_request(url), pids)
+            series["embedded POST /run"] = (
+                lambda level: lambda: one_request(url, CREDENTIALS[0]),
+                pids,
+            )
         if "sfn" in wanted:
             aws, arn = outputs["endpoints"]["aws"], outputs["state_machine_arn"]
             series["embedded StartExecution"] = (sfn_driver(aws, arn, CREDENTIALS[0]), pids)
         if peer is not None:
+            series["ministack POST /run"] = (
+                lambda level: lambda: one_request(peer.run_url, PEER_CREDENTIALS),
+                peer.pids,
+            )
             series["ministack StartExecution"] = (
                 sfn_driver(peer.endpoint, peer.state_machine_arn, PEER_CREDENTIALS),
                 peer.pids,

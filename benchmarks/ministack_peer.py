@@ -5,13 +5,15 @@ MiniStack (PyPI ``ministack``) pins botocore exactly, so it lives in a venv of i
 boto3``) and runs as a server process; this module only talks to it over HTTP.
 
 The chain is the one template.yaml describes, made with direct API calls instead of
-CloudFormation (template.yaml is SAM with an HTTP API; this benchmark drives Step Functions
-directly on both emulators, so neither needs API Gateway): the request queue with its
-dead-letter queue (maxReceiveCount 3), the table (pk), the dispatcher and worker functions
-from the zip `sam build` makes (containers/packaging.py: this package plus the handlers'
-requirements), the worker's SQS mapping (batch 10, no batching window,
-ReportBatchItemFailures), and the state machine from statemachine/pipeline.asl.json with
-the template's default substitutions.
+CloudFormation (template.yaml is SAM): the request queue with its dead-letter queue
+(maxReceiveCount 3), the table (pk), the api, dispatcher and worker functions from the zip
+`sam build` makes (containers/packaging.py: this package plus the handlers' requirements),
+the worker's SQS mapping (batch 10, no batching window, ReportBatchItemFailures), the state
+machine from statemachine/pipeline.asl.json with the template's default substitutions, and
+an HTTP API (API Gateway v2, its ``$default`` stage) whose ``POST /run`` route is the api
+function's Lambda proxy integration (payload format 2.0), as the template's ``HttpApi``.
+``run_url`` is that route, in MiniStack's path form for execute-api
+(``/_aws/execute-api/{apiId}/run``: no ``{apiId}.execute-api.localhost`` host to resolve).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class MiniStackPeer:
     endpoint: str
     state_machine_arn: str
     log_path: Path
+    run_url: str = ""
 
     @property
     def pids(self) -> list[int]:
@@ -118,14 +121,15 @@ def start_ministack(executable: Path, ready_timeout_s: float = 60) -> MiniStackP
         raise PeerUnavailable(f"ministack did not listen on {port} in {ready_timeout_s} s")
     peer = MiniStackPeer(process, endpoint, "", log_path)
     try:
-        peer.state_machine_arn = deploy_chain(peer)
+        peer.state_machine_arn, peer.run_url = deploy_chain(peer)
     except Exception as error:
         peer.stop()
         raise PeerUnavailable(f"cannot build the chain in ministack: {error}") from error
     return peer
 
 
-def deploy_chain(peer: MiniStackPeer) -> str:
+def deploy_chain(peer: MiniStackPeer) -> tuple[str, str]:
+    """The chain in MiniStack: (the state machine's ARN, the URL of POST /run)."""
     sqs, ddb, lam, sfn = (peer.client(s) for s in ("sqs", "dynamodb", "lambda", "stepfunctions"))
     dlq_url = sqs.create_queue(
         QueueName="testbed-dlq", Attributes={"MessageRetentionPeriod": "1209600"}
@@ -184,8 +188,31 @@ def deploy_chain(peer: MiniStackPeer) -> str:
     definition = (ROOT / "statemachine" / "pipeline.asl.json").read_text()
     for name, value in {**SUBSTITUTIONS, "DispatcherFunctionArn": dispatcher_arn}.items():
         definition = definition.replace("${" + name + "}", value)
-    return str(
+    state_machine_arn = str(
         sfn.create_state_machine(
             name="testbed-pipeline", definition=definition, roleArn=ROLE_ARN, type="STANDARD"
         )["stateMachineArn"]
     )
+    api_arn = lam.create_function(
+        FunctionName="testbed-api",
+        Handler="serverless_testbed.handlers.api.handler",
+        Environment={"Variables": {"STATE_MACHINE_ARN": state_machine_arn}},
+        **{**common, "Timeout": 30},  # the template's: API Gateway's own limit is 30 s
+    )["FunctionArn"]
+    return state_machine_arn, http_api(peer.client("apigatewayv2"), peer.endpoint, api_arn)
+
+
+def http_api(apigateway: Any, endpoint: str, function_arn: str) -> str:
+    """The template's HttpApi: POST /run to the function (Lambda proxy, payload 2.0)."""
+    api_id = apigateway.create_api(Name="testbed-http-api", ProtocolType="HTTP")["ApiId"]
+    integration_id = apigateway.create_integration(
+        ApiId=api_id,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=function_arn,
+        PayloadFormatVersion="2.0",
+    )["IntegrationId"]
+    apigateway.create_route(
+        ApiId=api_id, RouteKey="POST /run", Target=f"integrations/{integration_id}"
+    )
+    apigateway.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    return f"{endpoint}/_aws/execute-api/{api_id}/run"
