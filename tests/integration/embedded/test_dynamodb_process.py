@@ -86,6 +86,43 @@ def test_an_undefined_name_in_an_update_expression_is_a_validation_error(
     assert "attribute name: #typo" in refused.value.response["Error"]["Message"]
 
 
+@pytest.mark.parametrize("through", ["the child", "the stack's endpoint"])
+def test_an_undefined_name_or_value_in_a_condition_or_filter_is_a_validation_error(
+    embedded_stack: Any, through: str
+) -> None:
+    client = (
+        embedded_stack.client("dynamodb")
+        if through == "the child"
+        else _main_endpoint_client(embedded_stack)
+    )
+    name = _new_table(client)
+    kept = {"pk": {"S": "1"}, "colour": {"S": "kept"}}
+    client.put_item(TableName=name, Item=kept)
+    refusals = []
+    for call in (
+        lambda: client.put_item(
+            TableName=name,
+            Item={"pk": {"S": "1"}, "colour": {"S": "replaced"}},
+            ConditionExpression="#typo = :v",
+            ExpressionAttributeValues={":v": {"S": "kept"}},
+        ),
+        lambda: client.scan(TableName=name, FilterExpression="colour = :typo"),
+    ):
+        with pytest.raises(client.exceptions.ClientError) as refused:
+            call()
+        refusals.append(refused.value.response)
+    assert [answer["ResponseMetadata"]["HTTPStatusCode"] for answer in refusals] == [400, 400]
+    assert [answer["Error"]["Code"] for answer in refusals] == ["ValidationException"] * 2
+    assert [answer["Error"]["Message"] for answer in refusals] == [
+        "Invalid ConditionExpression: An expression attribute name used in the document path "
+        "is not defined; attribute name: #typo",
+        "Invalid FilterExpression: An expression attribute value used in expression is not "
+        "defined; attribute value: :typo",
+    ]
+    item = client.get_item(TableName=name, Key={"pk": {"S": "1"}}, ConsistentRead=True)
+    assert item["Item"] == kept  # the refused PutItem changed nothing
+
+
 def test_a_table_made_in_the_child_is_served_through_the_stacks_endpoint(
     embedded_stack: Any,
 ) -> None:

@@ -129,11 +129,51 @@ def undefined_name_in_update_expression() -> dict[str, Any]:
             return {"answer": "KeyError", "message": str(error)}
 
 
+def undefined_names_in_conditions_and_filters() -> dict[str, Any]:
+    """A condition (PutItem) naming an undefined #name, a filter (Scan) naming an undefined
+    :value: what each answers, and whether the refused PutItem left the item alone."""
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        kept = {"pk": {"S": "1"}, "colour": {"S": "kept"}}
+        dynamodb.put_item(TableName="t", Item=kept)
+
+        def answer(call: Any) -> dict[str, str]:
+            try:
+                call()
+                return {"answer": "done"}
+            except dynamodb.exceptions.ClientError as error:
+                return {
+                    "answer": error.response["Error"]["Code"],
+                    "message": error.response["Error"]["Message"],
+                }
+            except KeyError as error:  # in process, the 500 of moto's server is this exception
+                return {"answer": "KeyError", "message": str(error)}
+
+        condition = answer(
+            lambda: dynamodb.put_item(
+                TableName="t",
+                Item={"pk": {"S": "1"}, "colour": {"S": "replaced"}},
+                ConditionExpression="#typo = :v",
+                ExpressionAttributeValues={":v": {"S": "kept"}},
+            )
+        )
+        filtered = answer(lambda: dynamodb.scan(TableName="t", FilterExpression="colour = :typo"))
+        item = dynamodb.get_item(TableName="t", Key={"pk": {"S": "1"}})["Item"]
+        return {"condition": condition, "filter": filtered, "item unchanged": item == kept}
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
     "unnamed-executions": unnamed_executions,
     "undefined-name-in-update-expression": undefined_name_in_update_expression,
+    "undefined-names-in-conditions-and-filters": undefined_names_in_conditions_and_filters,
 }
 
 

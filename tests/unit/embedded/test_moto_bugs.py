@@ -100,3 +100,29 @@ def test_the_patch_answers_dynamodbs_validation_error(patched: dict[str, Any]) -
         "Invalid UpdateExpression: An expression attribute name used in the document path is "
         "not defined; attribute name: #n"
     )
+
+
+def test_unpatched_moto_fails_on_undefined_names_in_conditions_and_filters(
+    unpatched: dict[str, Any],
+) -> None:
+    seen = unpatched["undefined-names-in-conditions-and-filters"]
+    assert seen["condition"] == {"answer": "KeyError", "message": "'#typo'"}
+    assert seen["filter"] == {"answer": "KeyError", "message": "':typo'"}
+
+
+def test_the_patch_answers_validation_errors_that_name_the_expression(
+    patched: dict[str, Any],
+) -> None:
+    assert patched["undefined-names-in-conditions-and-filters"] == {
+        "condition": {
+            "answer": "ValidationException",
+            "message": "Invalid ConditionExpression: An expression attribute name used in the "
+            "document path is not defined; attribute name: #typo",
+        },
+        "filter": {
+            "answer": "ValidationException",
+            "message": "Invalid FilterExpression: An expression attribute value used in "
+            "expression is not defined; attribute value: :typo",
+        },
+        "item unchanged": True,
+    }

@@ -25,6 +25,8 @@ BEHAVIOUR_TARGETS = [
     "moto.stepfunctions.models.stepfunctions_backends",
     "moto.stepfunctions.parser.models.StepFunctionsParserBackend.start_execution",
     "moto.dynamodb.parsing.validators.OverlappingPathsValidator.check_for_overlapping_paths",
+    "moto.dynamodb.comparisons.ConditionExpressionParser._lookup_expression_attribute_name",
+    "moto.dynamodb.comparisons.ConditionExpressionParser._lookup_expression_attribute_value",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
     "state_task_service_callback.StateTaskServiceCallback._wait_for_task_token_heartbeat",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."

@@ -13,7 +13,10 @@ Each sits at the narrowest point that fixes the behaviour:
   "moto bugs").
 - UpdateItem with an update expression naming a ``#name`` that ExpressionAttributeNames does
   not define answers DynamoDB's ValidationException (moto's overlapping-paths check looked
-  the name up first and failed with a KeyError: a 500, which botocore retries).
+  the name up first and failed with a KeyError: a 500, which botocore retries). So does a
+  condition or filter expression naming a ``#name`` or ``:value`` that is not defined
+  (PutItem, UpdateItem, DeleteItem, TransactWriteItems; Query, Scan), which moto's condition
+  parser looked up without a check.
 - StartExecution without a name gets a UUID for one, as on AWS (moto names it ``None``, so a
   second unnamed start of the same input returns the first execution and one of other input
   fails with ExecutionAlreadyExists: README, "moto bugs").
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -51,7 +55,10 @@ def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
 
 def apply_for_dynamodb() -> list[Patch]:
     """The ones DynamoDB's own server process needs (service_process.py); ``apply`` has them."""
-    return [_refuse_undefined_names_in_update_expressions()]
+    return [
+        _refuse_undefined_names_in_update_expressions(),
+        *_refuse_undefined_names_in_condition_expressions(),
+    ]
 
 
 def _route_lambda_invoke(current_invoker: Callable[[], Invoke | None]) -> Patch:
@@ -158,6 +165,55 @@ def _refuse_undefined_names_in_update_expressions() -> Patch:
             raise ExpressionAttributeNameNotDefined(str(missing.args[0])) from None
 
     return check_for_overlapping_paths
+
+
+# DynamoDB's operations whose condition parser reads a FilterExpression; in the others
+# (PutItem, UpdateItem, DeleteItem, TransactWriteItems) it reads a ConditionExpression.
+FILTERING_OPERATIONS = frozenset({"query", "scan"})
+NAME_NOT_DEFINED = (
+    "Invalid {expression}: An expression attribute name used in the document path is not "
+    "defined; attribute name: {name}"
+)
+VALUE_NOT_DEFINED = (
+    "Invalid {expression}: An expression attribute value used in expression is not defined; "
+    "attribute value: {name}"
+)
+
+
+def _refuse_undefined_names_in_condition_expressions() -> list[Patch]:
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.exceptions import MockValidationException
+
+    @patch(ConditionExpressionParser, "_lookup_expression_attribute_name")
+    def lookup_name(original: Any, self: Any, name: str) -> Any:
+        if name not in (self.expression_attribute_names or {}):
+            message = NAME_NOT_DEFINED.format(expression=_expression_read(), name=name)
+            raise MockValidationException(message)
+        return original(self, name)
+
+    @patch(ConditionExpressionParser, "_lookup_expression_attribute_value")
+    def lookup_value(original: Any, self: Any, name: str) -> Any:
+        if name not in (self.expression_attribute_values or {}):
+            message = VALUE_NOT_DEFINED.format(expression=_expression_read(), name=name)
+            raise MockValidationException(message)
+        return original(self, name)
+
+    return [lookup_name, lookup_value]
+
+
+def _expression_read() -> str:
+    """Which expression moto's condition parser is reading, for the error's message: the
+    parser is given only its text, so the operation is read from the calls under way (only
+    when an expression is refused, so the walk costs nothing on the way that succeeds)."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name in FILTERING_OPERATIONS and "moto/dynamodb/" in code.co_filename.replace(
+            "\\", "/"
+        ):
+            return "FilterExpression"
+        frame = frame.f_back  # type: ignore[assignment]
+    return "ConditionExpression"
 
 
 def _see_callbacks_that_beat_the_heartbeat_wait() -> Patch:
