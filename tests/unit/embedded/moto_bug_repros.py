@@ -106,15 +106,21 @@ def unnamed_executions() -> dict[str, Any]:
         }
 
 
+def _table_t() -> Any:
+    """A DynamoDB client, and a table t with hash key pk (inside ``mock_aws``)."""
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    dynamodb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return dynamodb
+
+
 def undefined_name_in_update_expression() -> dict[str, Any]:
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = _table_t()
         try:
             dynamodb.update_item(
                 TableName="t",
@@ -133,13 +139,7 @@ def undefined_names_in_conditions_and_filters() -> dict[str, Any]:
     """A condition (PutItem) naming an undefined #name, a filter (Scan) naming an undefined
     :value: what each answers, and whether the refused PutItem left the item alone."""
     with mock_aws():
-        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName="t",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        dynamodb = _table_t()
         kept = {"pk": {"S": "1"}, "colour": {"S": "kept"}}
         dynamodb.put_item(TableName="t", Item=kept)
 

@@ -184,21 +184,25 @@ def _refuse_undefined_names_in_condition_expressions() -> list[Patch]:
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.exceptions import MockValidationException
 
-    @patch(ConditionExpressionParser, "_lookup_expression_attribute_name")
-    def lookup_name(original: Any, self: Any, name: str) -> Any:
-        if name not in (self.expression_attribute_names or {}):
-            message = NAME_NOT_DEFINED.format(expression=_expression_read(), name=name)
-            raise MockValidationException(message)
-        return original(self, name)
+    def checked(method: str, defined: str, message: str) -> Patch:
+        @patch(ConditionExpressionParser, method)
+        def lookup(original: Any, self: Any, name: str) -> Any:
+            if name not in (getattr(self, defined) or {}):
+                raise MockValidationException(
+                    message.format(expression=_expression_read(), name=name)
+                )
+            return original(self, name)
 
-    @patch(ConditionExpressionParser, "_lookup_expression_attribute_value")
-    def lookup_value(original: Any, self: Any, name: str) -> Any:
-        if name not in (self.expression_attribute_values or {}):
-            message = VALUE_NOT_DEFINED.format(expression=_expression_read(), name=name)
-            raise MockValidationException(message)
-        return original(self, name)
+        return lookup
 
-    return [lookup_name, lookup_value]
+    return [
+        checked(
+            "_lookup_expression_attribute_name", "expression_attribute_names", NAME_NOT_DEFINED
+        ),
+        checked(
+            "_lookup_expression_attribute_value", "expression_attribute_values", VALUE_NOT_DEFINED
+        ),
+    ]
 
 
 def _expression_read() -> str:
