@@ -31,17 +31,18 @@ import shutil
 import socket
 import ssl
 import subprocess
-import tempfile
 import threading
 import time
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote
 
+from serverless_testbed.embedded import scratch_dirs
 from serverless_testbed.embedded.tied_process import TiedProcess
 from serverless_testbed.emulation.ports import PortInUse
 
 HOST = "127.0.0.1"
+SCRATCH_PREFIX = "testbed-redis-"  # its directory: the log, the TLS front's files
 _STARTUP_ATTEMPTS = 3  # a free port can be taken between choosing it and binding it
 
 
@@ -180,7 +181,7 @@ class RedisServer:
         self.stop()
 
     def _launch(self, binary: Path, port: int) -> None:
-        self._dir = Path(tempfile.mkdtemp(prefix="testbed-redis-"))
+        self._dir = scratch_dirs.make(SCRATCH_PREFIX)
         log = self._dir / "server.log"
         command = [
             str(binary),

@@ -20,7 +20,6 @@ import logging
 import os
 import secrets
 import shutil
-import tempfile
 import threading
 import time
 import urllib.parse
@@ -37,7 +36,7 @@ from typing import Any, Self
 from botocore.credentials import Credentials
 
 from serverless_testbed.deployment import Deployment, deployment_from_outputs
-from serverless_testbed.embedded import direct_deploy
+from serverless_testbed.embedded import direct_deploy, scratch_dirs
 from serverless_testbed.embedded.health import (
     Check,
     HealthWatch,
@@ -62,6 +61,7 @@ from serverless_testbed.emulation.stack import EmulatedStack
 from serverless_testbed.signed_http import signed_post
 
 LOG_LINES_KEPT = 2000  # per function
+CODE_SCRATCH_PREFIX = "testbed-lambda-code-"  # functions' own zips, unpacked
 # X-Amz-Target prefixes the stack's endpoint forwards to DynamoDB's own process (Streams'
 # backend reads DynamoDB's tables, so it lives there too).
 FORWARDED_TO_DYNAMODB = ("DynamoDB_20120810.", "DynamoDBStreams_20120810.")
@@ -521,7 +521,7 @@ class EmbeddedStack(EmulatedStack):
                 known = FunctionCode.of_package(TEMPLATE_HANDLERS_PACKAGE)
             else:
                 if self._code_root is None:
-                    self._code_root = Path(tempfile.mkdtemp(prefix="testbed-lambda-code-"))
+                    self._code_root = scratch_dirs.make(CODE_SCRATCH_PREFIX)
                     self._parts.callback(shutil.rmtree, self._code_root, True)
                 known = FunctionCode.unpacked(archive, self._code_root / digest)
             self._function_code[digest] = known

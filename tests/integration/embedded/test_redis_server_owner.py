@@ -30,7 +30,7 @@ servers = []
 starter = threading.Thread(target=lambda: servers.append(RedisServer().start()))
 starter.start()
 starter.join()
-print(servers[0].pid, flush=True)
+print(servers[0].pid, servers[0]._dir, flush=True)
 sys.stdin.read()
 """
 
@@ -60,7 +60,9 @@ def test_a_server_started_on_a_thread_that_ended_keeps_serving() -> None:
         server.stop()
 
 
-def test_a_server_ends_when_its_owner_is_killed_outright() -> None:
+def test_a_server_ends_when_its_owner_is_killed_outright_and_the_next_removes_its_directory() -> (
+    None
+):
     owner = subprocess.Popen(
         [sys.executable, "-c", OWNER],
         cwd=ROOT,
@@ -69,7 +71,8 @@ def test_a_server_ends_when_its_owner_is_killed_outright() -> None:
         text=True,
     )
     assert owner.stdout is not None
-    pid = int(owner.stdout.readline())
+    pid_text, directory = owner.stdout.readline().split()
+    pid = int(pid_text)
     try:
         assert _running(pid)
         owner.send_signal(signal.SIGKILL)
@@ -78,3 +81,7 @@ def test_a_server_ends_when_its_owner_is_killed_outright() -> None:
     finally:
         if _running(pid):
             os.kill(pid, signal.SIGKILL)
+    # Its directory (log, TLS files) outlived the killed owner; the next server removes it.
+    with RedisServer() as server:
+        assert server.exit_status() is None
+        assert not Path(directory).exists()
