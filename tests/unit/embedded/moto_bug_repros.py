@@ -168,12 +168,40 @@ def undefined_names_in_conditions_and_filters() -> dict[str, Any]:
         return {"condition": condition, "filter": filtered, "item unchanged": item == kept}
 
 
+def interpreter_threads_kept() -> dict[str, Any]:
+    """How many threads moto's Step Functions interpreter holds on to after 20 executions of
+    a one-Pass-state machine have ended."""
+    from moto.stepfunctions.parser import utils
+
+    definition = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+    with mock_aws(config=EXECUTING):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        arn = sfn.create_state_machine(name="m", definition=json.dumps(definition), roleArn=ROLE)[
+            "stateMachineArn"
+        ]
+        before = len(utils.TMP_THREADS)
+        started = [
+            sfn.start_execution(stateMachineArn=arn, name=f"e{n}")["executionArn"]
+            for n in range(20)
+        ]
+        deadline = time.monotonic() + 30
+        for execution in started:
+            while (
+                sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.01)  # moto offers no way to wait for an execution's end
+        statuses = {sfn.describe_execution(executionArn=e)["status"] for e in started}
+        return {"statuses": sorted(statuses), "threads_kept": len(utils.TMP_THREADS) - before}
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
     "unnamed-executions": unnamed_executions,
     "undefined-name-in-update-expression": undefined_name_in_update_expression,
     "undefined-names-in-conditions-and-filters": undefined_names_in_conditions_and_filters,
+    "interpreter-threads-kept": interpreter_threads_kept,
 }
 
 

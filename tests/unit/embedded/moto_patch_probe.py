@@ -237,6 +237,14 @@ def main() -> None:
         "interpreter_invokes_in_process": check_interpreter_invokes_in_process(),
         **service_speed_checks(),
     }
+    # Every module of the interpreter imported now holds a thread list that keeps nothing.
+    threads = {
+        name: vars(module)["TMP_THREADS"]
+        for name, module in sorted(sys.modules.items())
+        if name.startswith("moto.stepfunctions.") and "TMP_THREADS" in vars(module)
+    }
+    report["tmp_threads_holders"] = list(threads)
+    report["tmp_threads_kept_by"] = [name for name, kept in threads.items() if type(kept) is list]
     # Every module of the interpreter imported now holds the patched factory.
     report["boto_client_for_left"] = [
         name

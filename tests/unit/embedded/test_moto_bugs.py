@@ -126,3 +126,15 @@ def test_the_patch_answers_validation_errors_that_name_the_expression(
         },
         "item unchanged": True,
     }
+
+
+def test_unpatched_moto_keeps_every_thread_its_interpreter_started(
+    unpatched: dict[str, Any],
+) -> None:
+    seen = unpatched["interpreter-threads-kept"]
+    assert seen["statuses"] == ["SUCCEEDED"]
+    assert seen["threads_kept"] >= 2 * 20  # the execution's worker and its program's
+
+
+def test_the_patch_keeps_none(patched: dict[str, Any]) -> None:
+    assert patched["interpreter-threads-kept"] == {"statuses": ["SUCCEEDED"], "threads_kept": 0}

@@ -29,6 +29,7 @@ BEHAVIOUR_TARGETS = [
     "moto.dynamodb.comparisons.ConditionExpressionParser._lookup_expression_attribute_value",
     "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
     "state_task_service_callback.StateTaskServiceCallback._wait_for_task_token_heartbeat",
+    "moto.stepfunctions.parser.utils.TMP_THREADS",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."
     "Timestamp._get_wait_seconds",
     # CloudFormation's tables made, updated and deleted where DynamoDB is served
@@ -100,6 +101,7 @@ def test_every_patch_target_exists_in_the_installed_moto() -> None:
 
 def test_install_applies_every_patch_and_nothing_else(report: dict[str, Any]) -> None:
     rebound_copies = {f"{module}.boto_client_for" for module in report["boto_client_for_importers"]}
+    rebound_copies |= {f"{module}.TMP_THREADS" for module in report["tmp_threads_holders"]}
     applied = set(report["applied"])
 
     assert set(BEHAVIOUR_TARGETS + SPEED_TARGETS) <= applied
@@ -116,6 +118,13 @@ def test_every_module_that_imports_boto_client_for_gets_the_reusing_one(
     assert clients["unpatched"] == []
     assert report["boto_client_for_left"] == []
     assert clients["distinct_clients"] == 1, "one client per (region, service) for all"
+
+
+def test_no_module_of_the_interpreter_keeps_the_threads_it_starts(
+    report: dict[str, Any],
+) -> None:
+    assert len(report["tmp_threads_holders"]) >= 6
+    assert report["tmp_threads_kept_by"] == []
 
 
 @pytest.mark.parametrize(

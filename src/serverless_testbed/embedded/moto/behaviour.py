@@ -20,6 +20,9 @@ Each sits at the narrowest point that fixes the behaviour:
 - StartExecution without a name gets a UUID for one, as on AWS (moto names it ``None``, so a
   second unnamed start of the same input returns the first execution and one of other input
   fails with ExecutionAlreadyExists: README, "moto bugs").
+- The Step Functions interpreter no longer keeps every thread it starts: it appended each
+  (two per execution and one per Task state) to a module-level list that nothing reads or
+  empties, ~2 KB apiece for the life of the process (README, "moto bugs").
 - A task with HeartbeatSeconds no longer misses a callback that arrives before the
   interpreter has set up its heartbeat wait (it then waited out the whole heartbeat and
   failed with States.Timeout: seen as 25 s executions once the pipeline got fast).
@@ -50,6 +53,7 @@ def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
         _name_unnamed_executions(),
         *apply_for_dynamodb(),
         _see_callbacks_that_beat_the_heartbeat_wait(),
+        *_keep_no_finished_interpreter_threads(),
     ]
 
 
@@ -218,6 +222,27 @@ def _expression_read() -> str:
             return "FilterExpression"
         frame = frame.f_back  # type: ignore[assignment]
     return "ConditionExpression"
+
+
+class NotKept(list[Any]):
+    """A list that keeps nothing appended to it."""
+
+    def append(self, item: Any) -> None:
+        pass
+
+
+def _keep_no_finished_interpreter_threads() -> list[Patch]:
+    from moto.stepfunctions.parser import utils
+
+    kept = utils.TMP_THREADS
+    # Modules that imported the list before this hold it by name: each gets the new one;
+    # those imported later take it from utils.
+    holders = [
+        module
+        for name, module in list(sys.modules.items())
+        if name.startswith("moto.stepfunctions.") and vars(module).get("TMP_THREADS") is kept
+    ]
+    return [replace(module, "TMP_THREADS", NotKept()) for module in holders]
 
 
 def _see_callbacks_that_beat_the_heartbeat_wait() -> Patch:
