@@ -1,7 +1,8 @@
 """What the DynamoDB, Step Functions and SQS speed patches (embedded/moto/speed/) touch, as a
 client of the running embedded stack sees it: conditional updates pass and fail, validation
 errors keep their text, executions are found (or not) among many, task tokens are checked,
-and SQS receives wait, hide and show messages as before."""
+and SQS receives wait, hide and show messages as before; SQS's errors keep the query-protocol
+codes moto adds to botocore's model, so boto3 raises the modeled exception, as against AWS."""
 
 from __future__ import annotations
 
@@ -320,3 +321,23 @@ def test_a_received_message_is_hidden_for_its_visibility_timeout_then_received_a
     assert [m["Body"] for m in again] == ["once"]
     assert again[0]["Attributes"]["ApproximateReceiveCount"] == "2"
     assert "Messages" not in empty and empty_waited >= 0.9
+
+
+def test_sqs_errors_are_the_modeled_exceptions_with_their_query_codes(
+    embedded_stack: EmbeddedStack,
+) -> None:
+    sqs = embedded_stack.client("sqs")
+    name = f"speed-{uuid.uuid4().hex[:8]}"
+    sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "5"})
+
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist) as missing:
+        sqs.get_queue_url(QueueName=name + "-missing")
+    with pytest.raises(sqs.exceptions.QueueNameExists) as exists:
+        sqs.create_queue(QueueName=name, Attributes={"VisibilityTimeout": "9"})
+
+    assert missing.value.response["Error"]["Code"] == "AWS.SimpleQueueService.NonExistentQueue"
+    assert exists.value.response["Error"]["Code"] == "QueueAlreadyExists"
+    assert [
+        answer.response["ResponseMetadata"]["HTTPStatusCode"]
+        for answer in (missing.value, exists.value)
+    ] == [400, 400]

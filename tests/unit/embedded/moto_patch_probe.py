@@ -98,6 +98,20 @@ def check_botocore_data_once() -> bool:
     return first is second and model is moto.core.utils._load_service_model("dynamodb", "service-2")
 
 
+def check_moto_extras_kept() -> bool:
+    """moto's server reads SQS's model with moto's additions (the query-protocol error codes);
+    the parse botocore's sessions share stays without them."""
+    import moto.core.utils
+
+    served = moto.core.utils._load_service_model("sqs", "service-2")
+    shared = speed.shared_loader().load_service_model("sqs", "service-2")
+    code = served["shapes"]["QueueDoesNotExist"].get("error", {}).get("code")
+    return (
+        code == "AWS.SimpleQueueService.NonExistentQueue"
+        and "error" not in (shared["shapes"]["QueueDoesNotExist"])
+    )
+
+
 def check_batch_utils_alone() -> bool:
     importlib.import_module(
         "moto.stepfunctions.parser.asl.component.state.exec.state_task.service."
@@ -227,6 +241,7 @@ def main() -> None:
     report["not_in_effect"] = [patch.target for patch in applied if not patch.in_effect]
     report["speed"] = {
         "botocore_data_once": check_botocore_data_once(),
+        "moto_extras_kept": check_moto_extras_kept(),
         "batch_utils_alone": check_batch_utils_alone(),
         "clients_reused": check_clients_reused(holders),
         "definition_parsed_once": check_definition_parsed_once(),

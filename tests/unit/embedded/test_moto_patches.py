@@ -131,6 +131,7 @@ def test_no_module_of_the_interpreter_keeps_the_threads_it_starts(
     "speed_patch",
     [
         "botocore_data_once",
+        "moto_extras_kept",
         "batch_utils_alone",
         "definition_parsed_once",
         "regions_without_models",

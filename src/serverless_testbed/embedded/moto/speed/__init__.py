@@ -5,7 +5,9 @@
   Functions interpreter, through Batch) builds three sessions just to list EC2's regions,
   parsing EC2's 0.15 s API model each time. moto's server reads its service models
   through one loader (it built one per service, each listing botocore's ~400 data
-  directories: 50 ms per service).
+  directories: 50 ms per service), with moto's own additions to a model merged into a copy
+  as moto's loader merges them (SQS's query-protocol error codes among them: without them a
+  missing queue was a generic error, not ``QueueDoesNotExist``).
 - The Step Functions interpreter's Batch integration only needs ``moto.batch.utils``, but
   importing it ran ``moto.batch``'s package, which imports all of EC2's models (about 1 s
   of a 2 s start). The leaf module is imported on its own; ``moto.batch`` itself still
@@ -107,9 +109,32 @@ def _share_botocore_data_between_sessions() -> list[Patch]:
 
     @patch(moto.core.utils, "_load_service_model")
     def load_service_model(original: Any, service_name: str, model_name: str) -> Any:
-        return shared_loader().load_service_model(service_name, model_name)
+        # botocore's parse, shared with the process's sessions, and the "moto-extras" moto's
+        # own loader merges in (SQS: its query-protocol error codes, result wrappers and
+        # error namespace), merged into a copy so that the shared parse stays botocore's.
+        model = shared_loader().load_service_model(service_name, model_name)
+        extras = _moto_extras(service_name, model_name)
+        if not extras:
+            return model
+        merged = copy.deepcopy(model)
+        botocore.loaders.ExtrasProcessor().process(merged, extras)
+        return merged
 
     return [load_once, load_service_model]
+
+
+@cache
+def _moto_extras_loader() -> Any:
+    """moto's loader: it finds moto's ``<model>.moto-extras`` files."""
+    from moto.core.loaders import create_loader
+
+    return create_loader()
+
+
+def _moto_extras(service_name: str, model_name: str) -> list[Any]:
+    loader = _moto_extras_loader()
+    api_version = loader.determine_latest_version(service_name, model_name)
+    return list(loader._find_extras(service_name, model_name, api_version))
 
 
 def _import_batch_utils_without_batch_models() -> None:
