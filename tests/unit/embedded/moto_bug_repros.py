@@ -21,18 +21,23 @@ ROLE = "arn:aws:iam::123456789012:role/r"
 EXECUTING = {"stepfunctions": {"execute_state_machine": True}}
 
 
+def _waiting_for_a_token(queue_url: str) -> str:
+    """A state machine of one task that sends its token to the queue and waits for it."""
+    wait = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue_url, "MessageBody.$": "$$.Task.Token"},
+        "End": True,
+    }
+    return json.dumps({"StartAt": "Wait", "States": {"Wait": wait}})
+
+
 def send_task_failure_cause() -> dict[str, Any]:
     with mock_aws(config=EXECUTING):
         sqs = boto3.client("sqs", region_name="us-east-1")
         sfn = boto3.client("stepfunctions", region_name="us-east-1")
         queue = sqs.create_queue(QueueName="tokens")["QueueUrl"]
-        wait = {
-            "Type": "Task",
-            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-            "Parameters": {"QueueUrl": queue, "MessageBody.$": "$$.Task.Token"},
-            "End": True,
-        }
-        definition = json.dumps({"StartAt": "Wait", "States": {"Wait": wait}})
+        definition = _waiting_for_a_token(queue)
         machine = sfn.create_state_machine(name="m", definition=definition, roleArn=ROLE)
         execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])
         deadline = time.monotonic() + 30
@@ -195,6 +200,69 @@ def interpreter_threads_kept() -> dict[str, Any]:
         return {"statuses": sorted(statuses), "threads_kept": len(utils.TMP_THREADS) - before}
 
 
+def callbacks_while_another_execution_starts() -> dict[str, Any]:
+    """SendTaskSuccess for a waiting execution while another one is in StartExecution's
+    window: listed but not started (its start held back), then started but its worker's
+    environment not set up (the worker's thread held back). Holding them back is how the
+    reproduction makes the moment last; under load it lasts microseconds."""
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    with mock_aws(config=EXECUTING):
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        deadline = time.monotonic() + 60
+
+        def waiting_execution(name: str) -> tuple[str, str]:
+            """A new execution waiting for its task token, and the token."""
+            queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+            definition = _waiting_for_a_token(queue)
+            machine = sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)
+            execution = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)
+            messages: list[dict[str, Any]] = []
+            while not messages and time.monotonic() < deadline:
+                messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get(
+                    "Messages", []
+                )
+            return execution["executionArn"], messages[0]["Body"]
+
+        def callback(token: str, execution: str) -> dict[str, str]:
+            try:
+                sfn.send_task_success(taskToken=token, output='{"done": true}')
+            except AttributeError as error:  # in process, the 500 of moto's server is this
+                return {"send_task_success": f"AttributeError: {error}"}
+            described = sfn.describe_execution(executionArn=execution)
+            while described["status"] == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.05)  # moto offers no way to wait for an execution's end
+                described = sfn.describe_execution(executionArn=execution)
+            return {"send_task_success": "sent", "execution": described["status"]}
+
+        first, first_token = waiting_execution("first")
+        held: list[Any] = []
+        start, worker_start = Execution.start, ExecutionWorker.start
+        try:
+            Execution.start = lambda self: held.append(self)  # type: ignore[method-assign]
+            sfn.start_execution(stateMachineArn=_machine_of(first), name="held")
+        finally:
+            Execution.start = start  # type: ignore[method-assign]
+        listed_not_started = callback(first_token, first)
+
+        second, second_token = waiting_execution("second")
+        try:
+            ExecutionWorker.start = lambda self: None  # type: ignore[method-assign]
+            start(held[0])  # its worker made, its thread not started
+        finally:
+            ExecutionWorker.start = worker_start  # type: ignore[method-assign]
+        worker_not_ready = callback(second_token, second)
+        return {"listed, not started": listed_not_started, "worker not ready": worker_not_ready}
+
+
+def _machine_of(execution_arn: str) -> str:
+    """The state machine's ARN of an execution's (arn:...:execution:MACHINE:NAME)."""
+    prefix, _, rest = execution_arn.partition(":execution:")
+    return f"{prefix}:stateMachine:{rest.rsplit(':', 1)[0]}"
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
@@ -202,6 +270,7 @@ REPROS = {
     "undefined-name-in-update-expression": undefined_name_in_update_expression,
     "undefined-names-in-conditions-and-filters": undefined_names_in_conditions_and_filters,
     "interpreter-threads-kept": interpreter_threads_kept,
+    "callbacks-while-another-execution-starts": callbacks_while_another_execution_starts,
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 UPDATE = "SET #s = :s, n = :n"
@@ -196,10 +197,17 @@ def check_running_executions_indexed() -> bool:
 
     from serverless_testbed.embedded.moto.speed.stepfunctions import FINAL_STATUSES
 
+    # Started executions: a worker with its environment (behaviour.py passes over others).
+    started = SimpleNamespace(env=object())
+
     class Machine:
         def __init__(self, statuses: list[str]) -> None:
             self.executions = CountedIteration(
-                type("Execution", (), {"status": status, "execution_arn": f"arn:{i}"})()
+                type(
+                    "Execution",
+                    (),
+                    {"status": status, "execution_arn": f"arn:{i}", "exec_worker": started},
+                )()
                 for i, status in enumerate(statuses)
             )
 

@@ -138,3 +138,26 @@ def test_unpatched_moto_keeps_every_thread_its_interpreter_started(
 
 def test_the_patch_keeps_none(patched: dict[str, Any]) -> None:
     assert patched["interpreter-threads-kept"] == {"statuses": ["SUCCEEDED"], "threads_kept": 0}
+
+
+def test_unpatched_moto_fails_a_callback_while_another_execution_starts(
+    unpatched: dict[str, Any],
+) -> None:
+    seen = unpatched["callbacks-while-another-execution-starts"]
+    assert seen == {
+        "listed, not started": {
+            "send_task_success": "AttributeError: 'NoneType' object has no attribute 'value'"
+        },
+        "worker not ready": {
+            "send_task_success": "AttributeError: 'NoneType' object has no attribute "
+            "'callback_pool_manager'"
+        },
+    }
+
+
+def test_the_patch_passes_over_executions_not_yet_started(patched: dict[str, Any]) -> None:
+    done = {"send_task_success": "sent", "execution": "SUCCEEDED"}
+    assert patched["callbacks-while-another-execution-starts"] == {
+        "listed, not started": done,
+        "worker not ready": done,
+    }

@@ -93,3 +93,19 @@ def test_a_patch_patched_over_is_no_longer_in_effect() -> None:
         assert not patched.in_effect
     finally:
         patched.undo()
+
+
+def test_a_patch_wrapped_by_a_later_patch_that_keeps_it_stays_in_effect() -> None:
+    first = Patch(Greeter, "greet", lambda self, name: f"hi {name}").apply()
+
+    @patch(Greeter, "greet")
+    def louder(original: Any, self: Greeter, name: str) -> str:
+        return str(original(self, name)).upper()
+
+    try:
+        assert Greeter().greet("ann") == "HI ANN"
+        assert first.in_effect and louder.in_effect
+    finally:
+        louder.undo()
+        first.undo()
+    assert Greeter().greet("ann") == "hello ann"

@@ -20,6 +20,10 @@ Each sits at the narrowest point that fixes the behaviour:
 - StartExecution without a name gets a UUID for one, as on AWS (moto names it ``None``, so a
   second unnamed start of the same input returns the first execution and one of other input
   fails with ExecutionAlreadyExists: README, "moto bugs").
+- SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat no longer fail (a 500) while
+  another execution starts: they read every execution's status and worker environment, which
+  an execution StartExecution has listed but not yet started does not have yet; such an
+  execution now reads as not yet RUNNING and is passed over (README, "moto bugs").
 - The Step Functions interpreter no longer keeps every thread it starts: it appended each
   (two per execution and one per Task state) to a module-level list that nothing reads or
   empties, ~2 KB apiece for the life of the process (README, "moto bugs").
@@ -54,6 +58,7 @@ def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
         *apply_for_dynamodb(),
         _see_callbacks_that_beat_the_heartbeat_wait(),
         *_keep_no_finished_interpreter_threads(),
+        *_pass_over_executions_not_yet_started(),
     ]
 
 
@@ -243,6 +248,30 @@ def _keep_no_finished_interpreter_threads() -> list[Patch]:
         if name.startswith("moto.stepfunctions.") and vars(module).get("TMP_THREADS") is kept
     ]
     return [replace(module, "TMP_THREADS", NotKept()) for module in holders]
+
+
+def _pass_over_executions_not_yet_started() -> list[Patch]:
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    status_of = vars(Execution)["status"].fget
+
+    def status(self: Any) -> Any:
+        # None until start() sets it: not yet RUNNING (moto read None.value and raised).
+        return None if self.exec_status is None else status_of(self)
+
+    @patch(StepFunctionsParserBackend, "_get_executions")
+    def get_executions(original: Any, self: Any, execution_status: Any = None) -> list[Any]:
+        # Every caller (SendTask*, the map-run calls) reads execution.exec_worker.env, which
+        # the worker sets up on its own thread after StartExecution listed the execution; an
+        # execution without one holds no task token and no map run yet.
+        return [
+            execution
+            for execution in original(self, execution_status)
+            if execution.exec_worker is not None and execution.exec_worker.env is not None
+        ]
+
+    return [replace(Execution, "status", property(status)), get_executions]
 
 
 def _see_callbacks_that_beat_the_heartbeat_wait() -> Patch:

@@ -24,6 +24,8 @@ from collections.abc import Callable
 from typing import Any
 
 _MISSING = object()
+# On a @patch replacement: the original it was given (possibly an earlier patch's replacement).
+WRAPS_ATTRIBUTE = "__testbed_patch_original__"
 _lock = threading.Lock()
 _applied: list[Patch] = []
 
@@ -105,8 +107,17 @@ class Patch:
 
     @property
     def in_effect(self) -> bool:
-        """The owner still holds this patch's replacement (nothing patched over it)."""
-        return self.applied and vars(self.owner).get(self.name, _MISSING) is self.new
+        """The owner still holds this patch's replacement, itself or wrapped by later
+        ``@patch`` replacements that were given it as their original (nothing replaced it
+        without keeping it)."""
+        if not self.applied:
+            return False
+        held = vars(self.owner).get(self.name, _MISSING)
+        while held is not _MISSING:
+            if held is self.new:
+                return True
+            held = getattr(held, WRAPS_ATTRIBUTE, _MISSING)
+        return False
 
     def __repr__(self) -> str:
         return f"<Patch {self.target}{' (applied)' if self.applied else ''}>"
@@ -131,6 +142,7 @@ def patch(owner: object, name: str) -> Callable[[Callable[..., Any]], Patch]:
         def with_original(*args: Any, **kwargs: Any) -> Any:
             return fn(original, *args, **kwargs)
 
+        setattr(with_original, WRAPS_ATTRIBUTE, original)
         checked.new = with_original
         return checked.apply()
 
