@@ -263,6 +263,37 @@ def _machine_of(execution_arn: str) -> str:
     return f"{prefix}:stateMachine:{rest.rsplit(':', 1)[0]}"
 
 
+def state_dump_with_a_function() -> dict[str, Any]:
+    """moto's state dump (what GET /moto-api/data.json answers) once a Lambda function exists,
+    with no Docker engine at DOCKER_HOST."""
+    import io
+    import os
+    import zipfile
+
+    from moto.moto_api._internal.responses import MotoAPIResponse
+
+    os.environ["DOCKER_HOST"] = "unix:///nonexistent/docker.sock"  # no engine, anywhere
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("index.py", "def handler(event, context):\n    return event\n")
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        boto3.client("lambda", region_name="us-east-1").create_function(
+            FunctionName="f",
+            Runtime="python3.11",
+            Role=role,
+            Handler="index.handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+        try:
+            status, _, body = MotoAPIResponse().model_data(None, "", {})
+        except Exception as error:  # in the server, a 500
+            return {"answer": type(error).__name__}
+        functions = json.loads(body)["awslambda"]["LambdaFunction"]
+        return {"answer": status, "functions": [f["function_name"] for f in functions]}
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
@@ -271,6 +302,7 @@ REPROS = {
     "undefined-names-in-conditions-and-filters": undefined_names_in_conditions_and_filters,
     "interpreter-threads-kept": interpreter_threads_kept,
     "callbacks-while-another-execution-starts": callbacks_while_another_execution_starts,
+    "state-dump-with-a-function": state_dump_with_a_function,
 }
 
 

@@ -161,3 +161,13 @@ def test_the_patch_passes_over_executions_not_yet_started(patched: dict[str, Any
         "listed, not started": done,
         "worker not ready": done,
     }
+
+
+def test_unpatched_moto_cannot_dump_its_state_once_a_function_exists(
+    unpatched: dict[str, Any],
+) -> None:
+    assert unpatched["state-dump-with-a-function"] == {"answer": "DockerException"}
+
+
+def test_the_patch_dumps_it_without_docker(patched: dict[str, Any]) -> None:
+    assert patched["state-dump-with-a-function"] == {"answer": 200, "functions": ["f"]}

@@ -33,6 +33,7 @@ BEHAVIOUR_TARGETS = [
     # Executions not yet started passed over (with StepFunctionsParserBackend._get_executions,
     # listed under SPEED_TARGETS: the behaviour patch wraps the speed one, both in effect).
     "moto.stepfunctions.parser.backend.execution.Execution.status",
+    "moto.utilities.docker_utilities.DockerModel.docker_client",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."
     "Timestamp._get_wait_seconds",
     # CloudFormation's tables made, updated and deleted where DynamoDB is served

@@ -24,6 +24,10 @@ Each sits at the narrowest point that fixes the behaviour:
   another execution starts: they read every execution's status and worker environment, which
   an execution StartExecution has listed but not yet started does not have yet; such an
   execution now reads as not yet RUNNING and is passed over (README, "moto bugs").
+- moto's state dump (``GET /moto-api/data.json``, what its dashboard shows) no longer fails
+  with a 500 once a Lambda function exists: it read every public attribute of every model,
+  and a function's ``docker_client`` connects to Docker (none here, and none needed: the
+  local runtime runs functions); that attribute now reads as absent (README, "moto bugs").
 - The Step Functions interpreter no longer keeps every thread it starts: it appended each
   (two per execution and one per Task state) to a module-level list that nothing reads or
   empties, ~2 KB apiece for the life of the process (README, "moto bugs").
@@ -59,6 +63,7 @@ def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
         _see_callbacks_that_beat_the_heartbeat_wait(),
         *_keep_no_finished_interpreter_threads(),
         *_pass_over_executions_not_yet_started(),
+        _no_docker_client(),
     ]
 
 
@@ -272,6 +277,17 @@ def _pass_over_executions_not_yet_started() -> list[Patch]:
         ]
 
     return [replace(Execution, "status", property(status)), get_executions]
+
+
+def _no_docker_client() -> Patch:
+    from moto.utilities.docker_utilities import DockerModel
+
+    def docker_client(self: Any) -> Any:
+        # Only moto's own Docker runner reads it, and invokes go to the local runtime; an
+        # AttributeError is what moto's state dump skips.
+        raise AttributeError("the embedded stack runs functions in its own runtime, not Docker")
+
+    return replace(DockerModel, "docker_client", property(docker_client))
 
 
 def _see_callbacks_that_beat_the_heartbeat_wait() -> Patch:
