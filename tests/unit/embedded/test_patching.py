@@ -3,6 +3,7 @@ replacement and for undo, and is listed while applied."""
 
 from __future__ import annotations
 
+import sys
 import types
 from typing import Any
 
@@ -15,6 +16,7 @@ from serverless_testbed.embedded.moto.patching import (
     moto_version,
     patch,
     replace,
+    replace_in_importers,
 )
 
 
@@ -109,3 +111,23 @@ def test_a_patch_wrapped_by_a_later_patch_that_keeps_it_stays_in_effect() -> Non
         louder.undo()
         first.undo()
     assert Greeter().greet("ann") == "hello ann"
+
+
+def test_modules_that_imported_the_old_object_by_name_get_the_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    old, new = object(), object()
+    holder, other, outside = (types.ModuleType(n) for n in ("pkg.a", "pkg.b", "elsewhere.c"))
+    holder.thing, other.thing, outside.thing = old, object(), old  # type: ignore[attr-defined]
+    for module in (holder, other, outside):
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+
+    patches = replace_in_importers("pkg", "thing", old, new)
+    try:
+        assert [p.target for p in patches] == ["pkg.a.thing"]
+        assert holder.thing is new  # type: ignore[attr-defined]
+        assert outside.thing is old  # type: ignore[attr-defined]
+    finally:
+        for applied in patches:
+            applied.undo()
+    assert holder.thing is old  # type: ignore[attr-defined]

@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from serverless_testbed.embedded.moto.patching import Patch, patch, replace
+from serverless_testbed.embedded.moto.patching import Patch, patch, replace, replace_in_importers
 from serverless_testbed.emulation.invoke import THROTTLE_MESSAGE, FunctionThrottled, Invoke
 
 LOG_RESULT_BYTES = 4096  # Invoke with LogType=Tail returns the last 4 KB of the log
@@ -244,15 +244,8 @@ class NotKept(list[Any]):
 def _keep_no_finished_interpreter_threads() -> list[Patch]:
     from moto.stepfunctions.parser import utils
 
-    kept = utils.TMP_THREADS
-    # Modules that imported the list before this hold it by name: each gets the new one;
-    # those imported later take it from utils.
-    holders = [
-        module
-        for name, module in list(sys.modules.items())
-        if name.startswith("moto.stepfunctions.") and vars(module).get("TMP_THREADS") is kept
-    ]
-    return [replace(module, "TMP_THREADS", NotKept()) for module in holders]
+    # utils itself among them; modules imported later take the new list from utils.
+    return replace_in_importers("moto.stepfunctions", "TMP_THREADS", utils.TMP_THREADS, NotKept())
 
 
 def _pass_over_executions_not_yet_started() -> list[Patch]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dis
 import functools
 import importlib.metadata
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -147,6 +148,17 @@ def patch(owner: object, name: str) -> Callable[[Callable[..., Any]], Patch]:
         return checked.apply()
 
     return decorate
+
+
+def replace_in_importers(package: str, name: str, held: object, new: Any) -> list[Patch]:
+    """``module.name = new`` in every loaded module of ``package`` that holds ``held`` under
+    ``name``: modules that did ``from ... import name`` before a patch keep the old object."""
+    prefix = package + "."
+    return [
+        replace(module, name, new)
+        for module_name, module in list(sys.modules.items())
+        if module_name.startswith(prefix) and vars(module).get(name) is held
+    ]
 
 
 def applied_patches() -> tuple[Patch, ...]:

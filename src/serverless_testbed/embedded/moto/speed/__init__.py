@@ -42,11 +42,10 @@ test_moto_patches.py checks that each is in effect, benchmarks/ measure what the
 from __future__ import annotations
 
 import copy
-import sys
 from functools import cache, lru_cache
 from typing import Any
 
-from serverless_testbed.embedded.moto.patching import Patch, patch, replace
+from serverless_testbed.embedded.moto.patching import Patch, patch, replace, replace_in_importers
 from serverless_testbed.embedded.moto.speed import dynamodb, sqs, stepfunctions
 from serverless_testbed.embedded.moto.speed.limits import PARSED_KEPT
 
@@ -193,16 +192,12 @@ def _reuse_interpreter_clients() -> list[Patch]:
         endpoint = None if botocore_stubber.enabled else f"http://localhost:{moto_server_port()}"
         return client_for(region, service, endpoint, _interpreter_credentials)
 
-    # Modules that did `from ... import boto_client_for` before this hold the original;
-    # those imported later get the replacement from the module patched above.
-    holders = [
-        module
-        for name, module in list(sys.modules.items())
-        if name.startswith("moto.")
-        and vars(module).get(BOTO_CLIENT_FOR) is boto_client_for.original
-    ]
-    return [boto_client_for] + [
-        replace(module, BOTO_CLIENT_FOR, boto_client_for.new) for module in holders
+    # Modules imported later get the replacement from the module patched above.
+    return [
+        boto_client_for,
+        *replace_in_importers(
+            "moto", BOTO_CLIENT_FOR, boto_client_for.original, boto_client_for.new
+        ),
     ]
 
 
