@@ -64,11 +64,15 @@ def test_a_table_made_through_the_stacks_endpoint_is_served_by_the_child(
     assert item["Item"] == {"pk": {"S": "via-main"}}
 
 
-@pytest.mark.parametrize("through", ["the child", "the stack's endpoint"])
-def test_an_undefined_name_in_an_update_expression_is_a_validation_error(
-    embedded_stack: Any, through: str
-) -> None:
-    client = _client_through(embedded_stack, through)
+@pytest.fixture(params=["the child", "the stack's endpoint"])
+def client(request: pytest.FixtureRequest, embedded_stack: Any) -> Any:
+    """A DynamoDB client of the child itself, or of the stack's endpoint (which forwards)."""
+    if request.param == "the child":
+        return embedded_stack.client("dynamodb")
+    return _main_endpoint_client(embedded_stack)
+
+
+def test_an_undefined_name_in_an_update_expression_is_a_validation_error(client: Any) -> None:
     name = _new_table(client)
     with pytest.raises(client.exceptions.ClientError) as refused:
         client.update_item(
@@ -82,11 +86,9 @@ def test_an_undefined_name_in_an_update_expression_is_a_validation_error(
     assert "attribute name: #typo" in refused.value.response["Error"]["Message"]
 
 
-@pytest.mark.parametrize("through", ["the child", "the stack's endpoint"])
 def test_an_undefined_name_or_value_in_a_condition_or_filter_is_a_validation_error(
-    embedded_stack: Any, through: str
+    client: Any,
 ) -> None:
-    client = _client_through(embedded_stack, through)
     name = _new_table(client)
     kept = {"pk": {"S": "1"}, "colour": {"S": "kept"}}
     client.put_item(TableName=name, Item=kept)
@@ -113,13 +115,6 @@ def test_an_undefined_name_or_value_in_a_condition_or_filter_is_a_validation_err
     ]
     item = client.get_item(TableName=name, Key={"pk": {"S": "1"}}, ConsistentRead=True)
     assert item["Item"] == kept  # the refused PutItem changed nothing
-
-
-def _client_through(embedded_stack: Any, through: str) -> Any:
-    """A DynamoDB client of the child itself, or of the stack's endpoint (which forwards)."""
-    if through == "the child":
-        return embedded_stack.client("dynamodb")
-    return _main_endpoint_client(embedded_stack)
 
 
 def test_a_table_made_in_the_child_is_served_through_the_stacks_endpoint(
