@@ -17,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from serverless_testbed.embedded.stack import EmbeddedStack
 from tests.integration.helpers import ended_execution, wait_until
+from tests.state_machines import MAP_AND_PARALLEL
 
 UPDATE = (
     "SET #status = :status, execution_arn = :execution, payload = :payload, "
@@ -341,3 +342,36 @@ def test_sqs_errors_are_the_modeled_exceptions_with_their_query_codes(
         answer.response["ResponseMetadata"]["HTTPStatusCode"]
         for answer in (missing.value, exists.value)
     ] == [400, 400]
+
+
+def test_executions_of_one_definition_running_at_once_each_compute_from_their_own_input(
+    embedded_stack: EmbeddedStack,
+) -> None:
+    sfn = embedded_stack.client("stepfunctions")
+    machine = sfn.create_state_machine(
+        name=f"speed-shared-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(MAP_AND_PARALLEL),
+        roleArn=ROLE,
+    )["stateMachineArn"]
+    runs = range(16)
+    try:
+        arns = [
+            sfn.start_execution(
+                stateMachineArn=machine,
+                input=json.dumps({"run": run, "items": [run * 10 + i for i in range(6)]}),
+            )["executionArn"]
+            for run in runs
+        ]
+        outputs = [json.loads(ended_execution(sfn, arn)["output"]) for arn in arns]
+    finally:
+        sfn.delete_state_machine(stateMachineArn=machine)
+
+    assert outputs == [
+        {
+            "run": run,
+            "items": [run * 10 + i for i in range(6)],
+            "mapped": [{"value": run * 10 + i, "run": run} for i in range(6)],
+            "branches": [{"run": run, "branch": "a"}, {"run": run, "branch": "b"}],
+        }
+        for run in runs
+    ]

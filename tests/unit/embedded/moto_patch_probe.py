@@ -145,7 +145,7 @@ def check_definition_parsed_once() -> bool:
     with Counted(AmazonStateLanguageParser, "parse") as parse:
         first = ExecutionWorker._get_evaluation_entrypoint(worker)  # type: ignore[arg-type]
         second = ExecutionWorker._get_evaluation_entrypoint(worker)  # type: ignore[arg-type]
-    return parse.calls == 1 and first is not second and type(first) is type(second)
+    return parse.calls == 1 and first is second
 
 
 def check_regions_without_models() -> bool:
