@@ -7,10 +7,11 @@ Imports testcontainers: import this module only when a Docker engine is to be us
 from __future__ import annotations
 
 import contextlib
+import secrets
 from typing import Any
 
 from testcontainers.community.redis import RedisContainer as _CommunityRedisContainer
-from testcontainers.core.config import testcontainers_config
+from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.labels import LABEL_SESSION_ID, SESSION_ID
 from testcontainers.core.network import Network
@@ -28,6 +29,39 @@ __all__ = [
 
 STARTUP_TIMEOUT_S = 120  # a first run pulls the images
 GRACEFUL_STOP_S = 20
+LOOPBACK = "127.0.0.1"
+LOCAL_ENGINE_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+REDIS_PASSWORD_VARIABLE = "REDIS_PASSWORD"
+# redis-server reads its settings from stdin ("-"), here a here-document that the shell fills
+# in from the environment: the password is on no command line (a Linux host's `ps` shows the
+# containers' processes), only in the container's environment, which the engine's users see.
+REDIS_COMMAND = [
+    "sh",
+    "-c",
+    f"exec redis-server - <<SETTINGS\nrequirepass ${REDIS_PASSWORD_VARIABLE}\nSETTINGS\n",
+]
+
+
+def published_on_loopback(ports: dict[Any, Any]) -> dict[Any, Any]:
+    """Each port exposed without a host binding, published on 127.0.0.1 (at a free port)
+    instead of on every interface of the host."""
+    return {port: (LOOPBACK, None) if host is None else host for port, host in ports.items()}
+
+
+class PublishedOnLoopback(DockerContainer):
+    """A container whose ports other machines cannot reach when the engine runs on this one
+    (testcontainers publishes exposed ports on every interface). An engine elsewhere
+    (DOCKER_HOST=tcp://..., ssh://..., or this process in a container) is reached through the
+    engine host's interfaces: there the ports stay published as testcontainers does."""
+
+    def _configure(self) -> None:
+        super()._configure()
+        client = self.get_docker_client()
+        if (
+            client.get_connection_mode() is ConnectionMode.docker_host
+            and client.host() in LOCAL_ENGINE_HOSTS
+        ):
+            self.ports = published_on_loopback(self.ports)
 
 
 def lambda_docker_flags(session_label: tuple[str, str] = (LABEL_SESSION_ID, SESSION_ID)) -> str:
@@ -55,7 +89,7 @@ def localstack_environment(
     }
 
 
-class LocalStackContainer(DockerContainer):
+class LocalStackContainer(PublishedOnLoopback):
     """LocalStack with the Docker socket mounted, so that its Lambda runs functions in sibling
     containers on ``network`` (LAMBDA_DOCKER_NETWORK), where they reach LocalStack by alias."""
 
@@ -101,7 +135,7 @@ class LocalStackContainer(DockerContainer):
         return f"http://{self.alias}:{images.LOCALSTACK_PORT}"
 
 
-class StepFunctionsLocalContainer(DockerContainer):
+class StepFunctionsLocalContainer(PublishedOnLoopback):
     """AWS Step Functions Local, calling Lambda, SQS and DynamoDB in LocalStack.
 
     Not CloudFormation-deployable and "unsupported" by AWS: the pipeline's own state machine runs
@@ -143,14 +177,26 @@ class StepFunctionsLocalContainer(DockerContainer):
         return f"http://{self.get_container_host_ip()}:{port}"
 
 
-class RedisContainer(_CommunityRedisContainer):
-    """Redis, pinned; ready when it answers PING (testcontainers' PingWaitStrategy)."""
+class RedisContainer(PublishedOnLoopback, _CommunityRedisContainer):
+    """Redis, pinned, with a random password per container, as the embedded stack's; ready
+    when it answers an authenticated PING (testcontainers' PingWaitStrategy)."""
 
     alias = "redis"
 
-    def __init__(self, network: Network, *, image: str = images.REDIS_IMAGE, **kwargs: Any):
+    def __init__(
+        self,
+        network: Network,
+        *,
+        image: str = images.REDIS_IMAGE,
+        password: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(image, network=network, network_aliases=[self.alias], **kwargs)
+        self.password = password or secrets.token_hex(16)
+        self.with_env(REDIS_PASSWORD_VARIABLE, self.password)
+        self.with_command(REDIS_COMMAND)
 
     def url(self) -> str:
+        """The URL with the password in it: whoever holds it holds this Redis."""
         port = self.get_exposed_port(images.REDIS_PORT)
-        return f"redis://{self.get_container_host_ip()}:{port}/0"
+        return f"redis://:{self.password}@{self.get_container_host_ip()}:{port}/0"

@@ -7,20 +7,26 @@ from __future__ import annotations
 import inspect
 import json
 import shlex
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from docker.utils.utils import convert_port_bindings
+from testcontainers.core.config import ConnectionMode, testcontainers_config
 
 from serverless_testbed.containers import images
 from serverless_testbed.containers.services import (
+    REDIS_PASSWORD_VARIABLE,
     LocalStackContainer,
     RedisContainer,
     StepFunctionsLocalContainer,
     localstack_services_ready,
+    published_on_loopback,
 )
 
 NEEDED = ("sqs", "lambda")
@@ -119,6 +125,63 @@ def test_redis_is_pinned_and_waits_for_ping() -> None:
 
     assert container.image.endswith(images.REDIS_IMAGE)
     assert type(container._wait_strategy).__name__ == "PingWaitStrategy"
+
+
+def test_each_redis_has_its_own_random_password_and_no_command_line_holds_it() -> None:
+    first = RedisContainer(NETWORK, **NO_ENGINE_CONTACT)
+    second = RedisContainer(NETWORK, **NO_ENGINE_CONTACT)
+
+    assert len(first.password) == 32 and first.password != second.password
+    assert first.env[REDIS_PASSWORD_VARIABLE] == first.password
+    assert first.password not in json.dumps(first._command)
+
+
+def test_redis_server_reads_the_password_from_its_stdin(tmp_path: Path) -> None:
+    """The container's command, run by a real shell, with a stand-in ``redis-server`` on PATH
+    that records its arguments and what it read from stdin."""
+    stand_in = tmp_path / "redis-server"
+    stand_in.write_text(f'#!/bin/sh\necho "$@" > {tmp_path}/argv\ncat > {tmp_path}/stdin\n')
+    stand_in.chmod(0o755)
+    container = RedisContainer(NETWORK, **NO_ENGINE_CONTACT)
+    environment = {"PATH": f"{tmp_path}:/usr/bin:/bin", **container.env}
+
+    subprocess.run(container._command, env=environment, check=True, timeout=10)
+
+    assert (tmp_path / "argv").read_text() == "-\n"
+    assert (tmp_path / "stdin").read_text() == f"requirepass {container.password}\n"
+
+
+def test_exposed_ports_are_published_on_loopback_and_bound_ports_stay() -> None:
+    ports = published_on_loopback({"6379": None, "8083/tcp": 8083})
+
+    assert ports == {"6379": ("127.0.0.1", None), "8083/tcp": 8083}
+    # What the engine's API receives (docker-py's own conversion): loopback, a free port.
+    assert convert_port_bindings(ports)["6379/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": ""}]
+
+
+@pytest.mark.parametrize(
+    ("docker_host", "published_on"),
+    [("unix:///run/no-engine.sock", ("127.0.0.1", None)), ("tcp://build-box:2375", None)],
+)
+def test_a_local_engine_publishes_on_loopback_and_an_engine_elsewhere_as_testcontainers_does(
+    monkeypatch: pytest.MonkeyPatch, docker_host: str, published_on: Any
+) -> None:
+    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    monkeypatch.setattr(
+        testcontainers_config, "connection_mode_override", ConnectionMode.docker_host
+    )
+    containers = [
+        LocalStackContainer(NETWORK, docker_socket="/run/docker.sock", **NO_ENGINE_CONTACT),
+        StepFunctionsLocalContainer(
+            NETWORK, "http://localstack:4566", region="us-east-1", **NO_ENGINE_CONTACT
+        ),
+        RedisContainer(NETWORK, **NO_ENGINE_CONTACT),
+    ]
+
+    for container in containers:
+        container._configure()
+
+    assert [list(container.ports.values()) for container in containers] == [[published_on]] * 3
 
 
 class _Answers:
