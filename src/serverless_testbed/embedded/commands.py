@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from serverless_testbed.argument_types import non_negative_float, non_negative_int, positive_int
-from serverless_testbed.emulation.defaults import LAMBDA_ACCOUNT_CONCURRENCY
+from serverless_testbed.emulation.defaults import ENDED_EXECUTIONS_KEPT, LAMBDA_ACCOUNT_CONCURRENCY
 from serverless_testbed.emulation.description import read_description, write_description
 from serverless_testbed.emulation.http_api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT_PER_S
 from serverless_testbed.emulation.options import port, template_parameters
@@ -98,6 +98,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="scale every Step Functions Wait state by FACTOR (> 0; default 1, real time): "
         "0.001 makes a one-hour wait take 3.6 s",
     )
+    parser.add_argument(
+        "--ended-executions-kept",
+        default=str(ENDED_EXECUTIONS_KEPT),
+        metavar="N",
+        help="keep the newest N ended executions of each state machine, forget older ones "
+        "(DescribeExecution: ExecutionDoesNotExist, as AWS past its retention); each holds "
+        "~27 KB of memory (default: %(default)s; all: keep every one)",
+    )
     parser.set_defaults(func=run_up)
 
     health = subparsers.add_parser(
@@ -117,12 +125,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_up(args: argparse.Namespace) -> int:
+    from serverless_testbed.embedded.moto.execution_retention import (
+        checked_ended_executions_kept,
+    )
     from serverless_testbed.embedded.moto.wait_scale import checked_wait_scale
     from serverless_testbed.embedded.stack import EmbeddedStack
     from serverless_testbed.emulation.http_api import Throttle
     from serverless_testbed.emulation.ports import PortInUse
 
     wait_scale = checked_wait_scale(args.wait_scale, "--wait-scale")
+    kept = checked_ended_executions_kept(args.ended_executions_kept, "--ended-executions-kept")
     died: list[str] = []  # why the stack had to stop, if a part of it died
     started = time.perf_counter()
     stack = EmbeddedStack(
@@ -140,6 +152,7 @@ def run_up(args: argparse.Namespace) -> int:
         api_throttle=Throttle(args.api_rate_limit, args.api_burst_limit),
         lambda_concurrency=args.lambda_concurrency,
         dynamodb_process=not args.no_dynamodb_process,
+        ended_executions_kept=kept,
     )
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _request_stop)

@@ -48,10 +48,15 @@ from serverless_testbed.embedded.lambda_runtime.code import FunctionCode
 from serverless_testbed.embedded.moto import patches as moto_patches
 from serverless_testbed.embedded.moto import speed
 from serverless_testbed.embedded.moto import wait_scale as moto_wait_scale
+from serverless_testbed.embedded.moto.execution_retention import (
+    checked_ended_executions_kept,
+    set_ended_executions_kept,
+)
 from serverless_testbed.emulation import provision
 from serverless_testbed.emulation.defaults import (
     DEFAULT_REGION,
     DEFAULT_STACK_NAME,
+    ENDED_EXECUTIONS_KEPT,
     LAMBDA_ACCOUNT_CONCURRENCY,
 )
 from serverless_testbed.emulation.http_api import LocalApiGateway, MountedApi, Throttle
@@ -95,17 +100,21 @@ class EmbeddedStack(EmulatedStack):
         api_throttle: Throttle | None = None,
         lambda_concurrency: int = LAMBDA_ACCOUNT_CONCURRENCY,
         dynamodb_process: bool = True,
+        ended_executions_kept: int | None = ENDED_EXECUTIONS_KEPT,
     ) -> None:
         """``on_part_died(part, reason)`` hears of a part that died and could not be
         restarted (the stack is then unusable); by default it is logged as an error.
         ``lambda_concurrency``: the account's concurrency limit, shared by the functions
         without reserved concurrency (README, "Lambda concurrency").
         ``dynamodb_process``: serve DynamoDB from a moto server in a child process (its own
-        interpreter lock; embedded/moto/service_process.py); off, from the stack's own."""
+        interpreter lock; embedded/moto/service_process.py); off, from the stack's own.
+        ``ended_executions_kept``: how many ended executions of each state machine Step
+        Functions keeps, newest first (None: all; embedded/moto/execution_retention.py)."""
         if lambda_concurrency < 1:
             raise ValueError(f"lambda_concurrency must be at least 1, not {lambda_concurrency}")
         self._lambda_concurrency = lambda_concurrency
         self._wait_scale = moto_wait_scale.checked_wait_scale(wait_scale)
+        self._ended_executions_kept = checked_ended_executions_kept(ended_executions_kept)
         # The stack's own AWS credentials: its endpoint and HTTP API answer no others.
         self._credentials = Credentials(
             "AKIA" + secrets.token_hex(8).upper(), secrets.token_urlsafe(30)
@@ -181,6 +190,8 @@ class EmbeddedStack(EmulatedStack):
         parts.callback(moto_patches.uninstall_invoker, self.invoke)
         moto_wait_scale.set_wait_scale(self._wait_scale)
         parts.callback(moto_wait_scale.set_wait_scale, 1.0)
+        set_ended_executions_kept(self._ended_executions_kept)
+        parts.callback(set_ended_executions_kept, None)
         with ThreadPoolExecutor(max_workers=1) as pool:
             redis_started: Future[Any] | None = (
                 pool.submit(self._start_redis) if self._with_redis else None
@@ -328,6 +339,19 @@ class EmbeddedStack(EmulatedStack):
         if self._moto is not None:
             moto_wait_scale.set_wait_scale(checked)
         self._wait_scale = checked
+
+    @property
+    def ended_executions_kept(self) -> int | None:
+        """How many ended executions of each state machine Step Functions keeps (None: all)."""
+        return self._ended_executions_kept
+
+    def set_ended_executions_kept(self, kept: int | None) -> None:
+        """Keep the newest ``kept`` ended executions of each state machine from the next
+        StartExecution on (None: all)."""
+        checked = checked_ended_executions_kept(kept)
+        if self._moto is not None:
+            set_ended_executions_kept(checked)
+        self._ended_executions_kept = checked
 
     @property
     def lambda_concurrency(self) -> int:

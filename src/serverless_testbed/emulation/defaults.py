@@ -14,6 +14,9 @@ DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 # Lambda's default quota of concurrent executions per account and Region (README, "Lambda
 # concurrency"): what a local stack allows unless told otherwise.
 LAMBDA_ACCOUNT_CONCURRENCY = 1000
+# Ended executions a local Step Functions keeps per state machine, newest first (~27 KB each
+# for the pipeline's: ~270 MB at most); embedded/moto/execution_retention.py says why.
+ENDED_EXECUTIONS_KEPT = 10_000
 
 
 def find_template(explicit: str | Path | None = None) -> Path:

@@ -73,9 +73,13 @@ def run_command(args: argparse.Namespace) -> int:
         (level, max(args.repeat, level) if len(args.concurrency) > 1 else args.repeat)
         for level in args.concurrency
     ]
+    # A level's histories are read once its last answer is in.
+    read_back = max(repeat for _, repeat in per_level)
     levels: list[sweep.Level] = []
     with (
-        open_deployment(args.target, target_options(args)) as deployment,
+        open_deployment(
+            args.target, target_options(args, executions_read_back=read_back)
+        ) as deployment,
         progress_bar(sum(repeat for _, repeat in per_level)) as advance,
     ):
         for concurrency, repeat in per_level:

@@ -85,11 +85,13 @@ def _check_wait_scale(target: Target, options: TargetOptions) -> None:
 
 def _embedded_stack(options: TargetOptions) -> Stack:
     from serverless_testbed.embedded.stack import EmbeddedStack
-    from serverless_testbed.emulation.defaults import DEFAULT_REGION
+    from serverless_testbed.emulation.defaults import DEFAULT_REGION, ENDED_EXECUTIONS_KEPT
 
     embedded = dict(options.embedded)
     if options.wait_scale != 1:
         embedded.setdefault("wait_scale", options.wait_scale)
+    if options.executions_read_back > ENDED_EXECUTIONS_KEPT:
+        embedded.setdefault("ended_executions_kept", options.executions_read_back)
     return EmbeddedStack(
         region=options.region or DEFAULT_REGION, with_redis=options.with_redis, **embedded
     )

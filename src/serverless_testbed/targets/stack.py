@@ -79,7 +79,9 @@ class TargetOptions:
     HTTP API and Redis are reached from here.
     ``wait_scale`` scales Step Functions Wait states (embedded only: LocalStack cannot, AWS
     must not). ``attach`` is the file `testbed up --json FILE` wrote: the stack that runs
-    there is used instead of starting one."""
+    there is used instead of starting one. ``executions_read_back``: how many ended
+    executions per state machine the command reads again after they end (a stack started for
+    it keeps at least that many; AWS keeps each for 90 days)."""
 
     region: str | None = None
     stack_name: str | None = None
@@ -93,3 +95,4 @@ class TargetOptions:
     embedded: dict[str, Any] = field(default_factory=dict)
     wait_scale: float = 1.0
     attach: Path | None = None
+    executions_read_back: int = 0

@@ -99,6 +99,24 @@ class ExecutionIndexes:
             index.unfinished = unfinished
         return running
 
+    def remove_oldest_ended(self, state_machine: Any, kept: int) -> int:
+        """Remove from the state machine's list, in place, every ended execution but the
+        newest ``kept``; return how many went. moto only ever appends to the list, so the
+        part read is replaced and executions appended meanwhile stay; lookups wait for it."""
+        with self._lock:
+            executions = state_machine.executions
+            seen = executions[:]
+            ended = [i for i, execution in enumerate(seen) if execution.status in FINAL_STATUSES]
+            gone = frozenset(ended[: max(0, len(ended) - kept)])
+            if gone:
+                executions[: len(seen)] = [e for i, e in enumerate(seen) if i not in gone]
+                self._indexes.pop(state_machine, None)  # positions moved: index again
+            return len(gone)
+
+
+# Process-wide, as moto's backends are; execution_retention.py removes executions through it.
+INDEXES = ExecutionIndexes()
+
 
 def apply() -> list[Patch]:
     from moto.stepfunctions.exceptions import ExecutionAlreadyExists, ExecutionDoesNotExist
@@ -106,7 +124,7 @@ def apply() -> list[Patch]:
     from moto.stepfunctions.parser.api import ExecutionStatus
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    indexes = ExecutionIndexes()
+    indexes = INDEXES
 
     def execution_of(backend: Any, execution_arn: str) -> tuple[Any, Any]:
         # moto's describe_execution and get_execution_history, but for the scan.
