@@ -294,6 +294,47 @@ def state_dump_with_a_function() -> dict[str, Any]:
         return {"answer": status, "functions": [f["function_name"] for f in functions]}
 
 
+def two_receives_of_one_message() -> dict[str, Any]:
+    """Two ReceiveMessage calls on a queue of one message, at once: the first is held back
+    just after it found the message visible, until the second has answered (or 2 s passed,
+    when the second waits for the first). Under load the moment lasts microseconds."""
+    import threading
+
+    from moto.sqs.models import Message
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        sqs.send_message(QueueUrl=queue, MessageBody="once")
+        found, second_answered = threading.Event(), threading.Event()
+        mark_received = Message.mark_received
+
+        def held_once(self: Any, visibility_timeout: Any = None) -> None:
+            if not found.is_set():
+                found.set()
+                second_answered.wait(timeout=2)
+            mark_received(self, visibility_timeout)
+
+        received: dict[str, list[str]] = {}
+
+        def receive(who: str) -> None:
+            answer = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=0)
+            received[who] = [m["Body"] for m in answer.get("Messages", [])]
+
+        Message.mark_received = held_once  # type: ignore[method-assign]
+        try:
+            first = threading.Thread(target=receive, args=("first",))
+            first.start()
+            found.wait(timeout=10)
+            second = threading.Thread(target=lambda: (receive("second"), second_answered.set()))
+            second.start()
+            first.join(timeout=30)
+            second.join(timeout=30)
+        finally:
+            Message.mark_received = mark_received  # type: ignore[method-assign]
+        return received
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
@@ -303,6 +344,7 @@ REPROS = {
     "interpreter-threads-kept": interpreter_threads_kept,
     "callbacks-while-another-execution-starts": callbacks_while_another_execution_starts,
     "state-dump-with-a-function": state_dump_with_a_function,
+    "two-receives-of-one-message": two_receives_of_one_message,
 }
 
 

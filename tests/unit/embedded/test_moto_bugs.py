@@ -171,3 +171,13 @@ def test_unpatched_moto_cannot_dump_its_state_once_a_function_exists(
 
 def test_the_patch_dumps_it_without_docker(patched: dict[str, Any]) -> None:
     assert patched["state-dump-with-a-function"] == {"answer": 200, "functions": ["f"]}
+
+
+def test_unpatched_moto_hands_one_message_to_two_receives_at_once(
+    unpatched: dict[str, Any],
+) -> None:
+    assert unpatched["two-receives-of-one-message"] == {"first": ["once"], "second": ["once"]}
+
+
+def test_the_patch_hands_it_to_one(patched: dict[str, Any]) -> None:
+    assert patched["two-receives-of-one-message"] == {"first": ["once"], "second": []}

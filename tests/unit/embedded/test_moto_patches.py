@@ -34,6 +34,11 @@ BEHAVIOUR_TARGETS = [
     # listed under SPEED_TARGETS: the behaviour patch wraps the speed one, both in effect).
     "moto.stepfunctions.parser.backend.execution.Execution.status",
     "moto.utilities.docker_utilities.DockerModel.docker_client",
+    # One call at a time on a queue's messages
+    "moto.sqs.models.SQSBackend.receive_message",
+    "moto.sqs.models.SQSBackend.change_message_visibility",
+    "moto.sqs.models.SQSBackend.purge_queue",
+    "moto.sqs.models.Queue.delete_message",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."
     "Timestamp._get_wait_seconds",
     # CloudFormation's tables made, updated and deleted where DynamoDB is served

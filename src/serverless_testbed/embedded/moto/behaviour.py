@@ -31,6 +31,13 @@ Each sits at the narrowest point that fixes the behaviour:
 - The Step Functions interpreter no longer keeps every thread it starts: it appended each
   (two per execution and one per Task state) to a module-level list that nothing reads or
   empties, ~2 KB apiece for the life of the process (README, "moto bugs").
+- SQS calls that read and change a queue's messages (ReceiveMessage, DeleteMessage,
+  ChangeMessageVisibility, PurgeQueue, and SendMessage's append, which moto already locked)
+  run one at a time per queue, under the queue's own lock; a long poll still waits without
+  holding it. moto ran them at once: two receives could both take a message they had each
+  seen visible (delivered twice, the first receipt handle then invalid), a receive could fail
+  with "Set changed size during iteration" (a 500), and a delete, which rebuilds the list,
+  could drop a message sent meanwhile (README, "moto bugs").
 - A task with HeartbeatSeconds no longer misses a callback that arrives before the
   interpreter has set up its heartbeat wait (it then waited out the whole heartbeat and
   failed with States.Timeout: seen as 25 s executions once the pipeline got fast).
@@ -64,6 +71,7 @@ def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
         *_keep_no_finished_interpreter_threads(),
         *_pass_over_executions_not_yet_started(),
         _no_docker_client(),
+        *_one_call_at_a_time_on_a_queues_messages(),
     ]
 
 
@@ -281,6 +289,32 @@ def _no_docker_client() -> Patch:
         raise AttributeError("the embedded stack runs functions in its own runtime, not Docker")
 
     return replace(DockerModel, "docker_client", property(docker_client))
+
+
+def _one_call_at_a_time_on_a_queues_messages() -> list[Patch]:
+    from moto.sqs.models import Queue, SQSBackend
+
+    def by_queue_name(name: str) -> Patch:
+        @patch(SQSBackend, name)
+        def locked(original: Any, self: Any, queue_name: str, *a: Any, **o: Any) -> Any:
+            # The queue's Condition (an RLock inside): SendMessage appends under it, and a
+            # long poll's wait_for_messages releases it while it waits.
+            with self.get_queue(queue_name)._messages_lock:
+                return original(self, queue_name, *a, **o)
+
+        return locked
+
+    @patch(Queue, "delete_message")
+    def delete_message(original: Any, self: Any, receipt_handle: str) -> None:
+        with self._messages_lock:
+            original(self, receipt_handle)
+
+    return [
+        by_queue_name("receive_message"),
+        by_queue_name("change_message_visibility"),
+        by_queue_name("purge_queue"),
+        delete_message,
+    ]
 
 
 def _see_callbacks_that_beat_the_heartbeat_wait() -> Patch:
