@@ -335,6 +335,32 @@ def two_receives_of_one_message() -> dict[str, Any]:
         return received
 
 
+def model_instances_kept() -> dict[str, Any]:
+    """How many SQS message objects live on once 50 messages were sent, received and
+    deleted, and what moto's state dump then lists of the queue's."""
+    import gc
+
+    from moto.moto_api._internal.responses import MotoAPIResponse
+    from moto.sqs.models import Message
+
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue = sqs.create_queue(QueueName="q")["QueueUrl"]
+        for i in range(50):
+            sqs.send_message(QueueUrl=queue, MessageBody=f"m{i}")
+            (message,) = sqs.receive_message(QueueUrl=queue)["Messages"]
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+        gc.collect()
+        alive = sum(1 for o in gc.get_objects() if type(o) is Message)
+        _, _, body = MotoAPIResponse().model_data(None, "", {})
+        dumped = json.loads(body)["sqs"]
+        return {
+            "messages_alive": alive,
+            "queues_dumped": [q["name"] for q in dumped["Queue"]],
+            "messages_dumped": len(dumped["Message"]),
+        }
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
@@ -345,6 +371,7 @@ REPROS = {
     "callbacks-while-another-execution-starts": callbacks_while_another_execution_starts,
     "state-dump-with-a-function": state_dump_with_a_function,
     "two-receives-of-one-message": two_receives_of_one_message,
+    "model-instances-kept": model_instances_kept,
 }
 
 

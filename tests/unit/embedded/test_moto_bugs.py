@@ -181,3 +181,22 @@ def test_unpatched_moto_hands_one_message_to_two_receives_at_once(
 
 def test_the_patch_hands_it_to_one(patched: dict[str, Any]) -> None:
     assert patched["two-receives-of-one-message"] == {"first": ["once"], "second": []}
+
+
+def test_unpatched_moto_keeps_every_message_it_made_for_the_process_s_life(
+    unpatched: dict[str, Any],
+) -> None:
+    # Each message and the copy each receive hands out, all deleted, all still dumped.
+    assert unpatched["model-instances-kept"] == {
+        "messages_alive": 100,
+        "queues_dumped": ["q"],
+        "messages_dumped": 100,
+    }
+
+
+def test_the_patch_frees_what_the_backend_let_go_of(patched: dict[str, Any]) -> None:
+    assert patched["model-instances-kept"] == {
+        "messages_alive": 0,
+        "queues_dumped": ["q"],
+        "messages_dumped": 0,
+    }

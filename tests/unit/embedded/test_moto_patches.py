@@ -34,6 +34,8 @@ BEHAVIOUR_TARGETS = [
     # listed under SPEED_TARGETS: the behaviour patch wraps the speed one, both in effect).
     "moto.stepfunctions.parser.backend.execution.Execution.status",
     "moto.utilities.docker_utilities.DockerModel.docker_client",
+    # moto's list of every model instance, held weakly (model_tracking.py)
+    "moto.core.common_models.BaseModel.__new__",
     # One call at a time on a queue's messages
     "moto.sqs.models.SQSBackend.receive_message",
     "moto.sqs.models.SQSBackend.change_message_visibility",

@@ -226,10 +226,11 @@ def main() -> None:
 
 def _serve(settings: dict[str, Any]) -> None:
     gc.disable()  # as the stack's start: what is loaded now lives as long as the process
-    from serverless_testbed.embedded.moto import behaviour, speed
+    from serverless_testbed.embedded.moto import behaviour, model_tracking, speed
 
     speed.apply_for_dynamodb()
     behaviour.apply_for_dynamodb()
+    model_tracking.apply()
     from serverless_testbed.embedded.moto.server import MotoServer
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
