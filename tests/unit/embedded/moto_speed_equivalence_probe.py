@@ -350,9 +350,18 @@ def stepfunctions_requests() -> list[Answer]:
             {"executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:w:x"},
         )
     )
-    answers.append(
-        call("StopExecution", {"executionArn": f"arn:aws:states:{REGION}:{ACCOUNT}:execution:w:x"})
-    )
+    # Stopped once its interpreter waits: moto's StopExecution fails (None.set_stop) if it
+    # comes before the execution's worker is set up, a moment that load can stretch.
+    waiting_x = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:w:x"
+    deadline = time.monotonic() + 30
+    while "WaitStateEntered" not in {
+        event["type"]
+        for event in call("GetExecutionHistory", {"executionArn": waiting_x})["body"]["events"]
+    }:
+        if time.monotonic() > deadline:
+            raise SystemExit("the waiting execution did not enter its Wait state within 30 s")
+        time.sleep(0.01)
+    answers.append(call("StopExecution", {"executionArn": waiting_x}))
     return answers
 
 
