@@ -88,6 +88,19 @@ def test_an_instance_attribute_set_in_init_can_be_taken_over_by_a_descriptor() -
     assert Greeter().mood == "fine"
 
 
+def test_an_attribute_set_in_a_patched_init_can_still_be_taken_over() -> None:
+    @patch(Greeter, "__init__")
+    def init(original: Any, self: Any) -> None:
+        original(self)
+
+    try:
+        taken_over = replace(Greeter, "mood", property(lambda self: "patched", lambda s, v: None))
+        assert Greeter().mood == "patched"
+        taken_over.undo()
+    finally:
+        init.undo()
+
+
 def test_a_patch_patched_over_is_no_longer_in_effect() -> None:
     patched = Patch(Greeter, "greet", lambda self, name: "one").apply()
     try:

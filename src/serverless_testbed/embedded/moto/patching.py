@@ -50,8 +50,11 @@ def describe(owner: object, name: str) -> str:
 
 
 def assigned_in_init(cls: type, name: str) -> bool:
-    """Whether ``cls.__init__`` assigns ``self.<name>`` (an attribute only instances have)."""
+    """Whether ``cls.__init__`` assigns ``self.<name>`` (an attribute only instances have);
+    the ``__init__`` moto wrote, under any patches wrapping it."""
     init = cls.__dict__.get("__init__")
+    while hasattr(init, WRAPS_ATTRIBUTE):
+        init = getattr(init, WRAPS_ATTRIBUTE)
     code = getattr(init, "__code__", None)
     if code is None:
         return False
