@@ -72,6 +72,7 @@ CODE_SCRATCH_PREFIX = "testbed-lambda-code-"  # functions' own zips, unpacked
 FORWARDED_TO_DYNAMODB = ("DynamoDB_20120810.", "DynamoDBStreams_20120810.")
 # moto's state calls made in DynamoDB's process as well (a reset empties its tables too).
 ALSO_MADE_IN_DYNAMODB = frozenset({"/moto-api/reset"})
+MERGED_WITH_DYNAMODB = frozenset({"/moto-api/data.json"})  # moto's state dump: its tables too
 # The template's handlers: the only installed code a function may run (its placeholder zip).
 TEMPLATE_HANDLERS_PACKAGE = "serverless_testbed.handlers"
 
@@ -178,7 +179,10 @@ class EmbeddedStack(EmulatedStack):
             self._dynamodb = ServiceProcess("dynamodb", self._credentials).start()
             parts.callback(self._dynamodb.stop)
             forward = Forwarding(
-                FORWARDED_TO_DYNAMODB, self._dynamodb.address, ALSO_MADE_IN_DYNAMODB
+                FORWARDED_TO_DYNAMODB,
+                self._dynamodb.address,
+                ALSO_MADE_IN_DYNAMODB,
+                MERGED_WITH_DYNAMODB,
             )
         from serverless_testbed.embedded.lambda_runtime.runtime import LambdaRuntime
         from serverless_testbed.embedded.moto import cloudformation_tables

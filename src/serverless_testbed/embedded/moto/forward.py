@@ -7,12 +7,14 @@ endpoint: ``ForwardByTarget`` sends those calls (picked by their ``X-Amz-Target`
 child as they came: same method, path and query, headers (``Host`` and the SigV4
 ``Authorization`` too: the child checks the signature) and body, over kept-alive
 connections, and answers with the child's status, headers and body. moto's own state
-calls that concern both servers (``/moto-api/reset``) are made in both, the child first.
+calls that concern both servers (``/moto-api/reset``) are made in both, the child first;
+its state dump (``/moto-api/data.json``) is asked of both and answered with the two merged.
 """
 
 from __future__ import annotations
 
 import http.client
+import io
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -34,6 +36,7 @@ class Forwarding:
     prefixes: tuple[str, ...]
     address: Address
     also_paths: frozenset[str] = frozenset()
+    merged_paths: frozenset[str] = frozenset()
 
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and the length, which is set from the body sent.
@@ -57,7 +60,8 @@ class ForwardByTarget:
     """WSGI app: requests whose ``X-Amz-Target`` starts with one of ``prefixes`` go to the
     server at ``address()``; those to one of ``also_paths`` (moto's own state calls, such
     as ``/moto-api/reset``) go there first and then to ``app``, which answers once both
-    have done it; the rest go to ``app``."""
+    have done it; those to one of ``merged_paths`` (moto's state dump) go to both, and the
+    answer is the two JSON dumps merged (``merged_dumps``); the rest go to ``app``."""
 
     def __init__(
         self,
@@ -65,10 +69,12 @@ class ForwardByTarget:
         prefixes: tuple[str, ...],
         address: Address,
         also_paths: frozenset[str] = frozenset(),
+        merged_paths: frozenset[str] = frozenset(),
     ) -> None:
         self._app = app
         self._prefixes = prefixes
         self._also_paths = also_paths
+        self._merged_paths = merged_paths
         self._pool = ConnectionPool(address)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -82,7 +88,31 @@ class ForwardByTarget:
             if not status.startswith("2"):  # refused or failed there: not done here either
                 start_response(status, headers)
                 return [answer]
+        if environ.get("PATH_INFO") in self._merged_paths:
+            return self._merged(environ, start_response)
         return self._app(environ, start_response)
+
+    def _merged(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        body = read_body(environ)
+        status, headers, theirs = self._forward(environ, body=body)
+        if not status.startswith("2"):
+            start_response(status, headers)
+            return [theirs]
+        environ["wsgi.input"] = io.BytesIO(body)
+        answered: list[Any] = []
+        answer = self._app(environ, lambda *response: answered.append(response))
+        try:
+            ours = b"".join(answer)
+        finally:
+            getattr(answer, "close", lambda: None)()
+        our_status, our_headers = answered[0][0], answered[0][1]
+        if not our_status.startswith("2"):
+            start_response(our_status, our_headers)
+            return [ours]
+        merged = json.dumps(merged_dumps(json.loads(ours), json.loads(theirs))).encode()
+        kept = [(n, v) for n, v in our_headers if n.lower() != "content-length"]
+        start_response(our_status, [*kept, ("Content-Length", str(len(merged)))])
+        return [merged]
 
     def _forward(
         self, environ: dict[str, Any], *, body: bytes
@@ -114,6 +144,17 @@ class ForwardByTarget:
         kept = [(n, v) for n, v in answer_headers if n.lower() not in NOT_FORWARDED]
         kept.append(("Content-Length", str(len(answer))))
         return f"{status} {reason}", kept, answer
+
+
+def merged_dumps(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
+    """moto's state dumps of two servers as one: ``{service: {model: [instance, ...]}}``,
+    each model's instances this server's, then the other's."""
+    merged = {service: dict(models) for service, models in ours.items()}
+    for service, models in theirs.items():
+        into = merged.setdefault(service, {})
+        for model, instances in models.items():
+            into[model] = [*into.get(model, []), *instances]
+    return merged
 
 
 class ConnectionPool:

@@ -102,7 +102,9 @@ class MotoServer:
             app = SignedRequestsOnly(app, self._credentials)
         if self._forward is not None:
             forward = self._forward
-            app = ForwardByTarget(app, forward.prefixes, forward.address, forward.also_paths)
+            app = ForwardByTarget(
+                app, forward.prefixes, forward.address, forward.also_paths, forward.merged_paths
+            )
         server = wsgi.Server(
             (self._host, port),
             app,
