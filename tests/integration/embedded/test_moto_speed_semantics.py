@@ -324,6 +324,29 @@ def test_a_received_message_is_hidden_for_its_visibility_timeout_then_received_a
     assert "Messages" not in empty and empty_waited >= 0.9
 
 
+def test_deleting_a_message_again_with_either_of_its_receipt_handles_succeeds(
+    embedded_stack: EmbeddedStack, queue: str
+) -> None:
+    sqs = embedded_stack.client("sqs")
+    sqs.send_message(QueueUrl=queue, MessageBody="twice")
+    first = sqs.receive_message(QueueUrl=queue, VisibilityTimeout=0)["Messages"][0]
+    second = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=5)["Messages"][0]
+
+    sqs.delete_message(QueueUrl=queue, ReceiptHandle=second["ReceiptHandle"])
+    again = sqs.delete_message_batch(
+        QueueUrl=queue,
+        Entries=[
+            {"Id": "first", "ReceiptHandle": first["ReceiptHandle"]},
+            {"Id": "second", "ReceiptHandle": second["ReceiptHandle"]},
+        ],
+    )
+    forged = error_of(sqs.delete_message, QueueUrl=queue, ReceiptHandle="not-a-handle")
+
+    assert first["ReceiptHandle"] != second["ReceiptHandle"]
+    assert sorted(entry["Id"] for entry in again["Successful"]) == ["first", "second"]
+    assert forged["Code"] == "ReceiptHandleIsInvalid"
+
+
 def test_sqs_errors_are_the_modeled_exceptions_with_their_query_codes(
     embedded_stack: EmbeddedStack,
 ) -> None:

@@ -36,6 +36,8 @@ BEHAVIOUR_TARGETS = [
     "moto.utilities.docker_utilities.DockerModel.docker_client",
     # moto's list of every model instance, held weakly (model_tracking.py)
     "moto.core.common_models.BaseModel.__new__",
+    # The receipt handles a queue remembers, bounded (deleted_receipts.py)
+    "moto.sqs.models.Queue.__init__",
     # One call at a time on a queue's messages
     "moto.sqs.models.SQSBackend.receive_message",
     "moto.sqs.models.SQSBackend.change_message_visibility",

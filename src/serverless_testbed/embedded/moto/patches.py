@@ -8,7 +8,8 @@ the host's time zone), and starts and answers slower than it has to (``speed/``;
 HTTP layer). Every patch goes through ``patching.py``: it fails with a one-line error when
 a moto upgrade moved its target, keeps the original, and is listed by
 ``patching.applied_patches()``. ``model_tracking.py`` holds moto's list of every model
-instance weakly, so that what a backend lets go of is freed. The README's "moto bugs"
+instance weakly, so that what a backend lets go of is freed; ``deleted_receipts.py`` bounds
+the receipt handles a queue remembers. The README's "moto bugs"
 section reproduces the bugs the behaviour patches work around. ``wait_scale.py`` (Wait
 states shrunk by a scale) is applied only when a stack asks for a scale other than 1.
 
@@ -23,6 +24,7 @@ import threading
 from serverless_testbed.embedded.moto import (
     behaviour,
     cloudformation_tables,
+    deleted_receipts,
     interpreter_invoke,
     model_tracking,
     speed,
@@ -53,6 +55,7 @@ def install(invoker: Invoke) -> None:
         if not _installed:
             speed.apply()  # first: it decides what the imports below cost
             model_tracking.apply()
+            deleted_receipts.apply()
             behaviour.apply(current_invoker)
             interpreter_invoke.apply()
             cloudformation_tables.apply()
