@@ -361,6 +361,63 @@ def model_instances_kept() -> dict[str, Any]:
         }
 
 
+def stop_before_the_worker_is_set_up() -> dict[str, Any]:
+    """StopExecution of a waiting execution while it is held back: listed but not started
+    (its start held back), then started but its worker's environment not set up (the
+    worker's thread held back). Each is released after the stop had a second to answer."""
+    import threading
+
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    with mock_aws(config=EXECUTING):
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        definition = json.dumps(
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3, "End": True}}}
+        )
+        machine = sfn.create_state_machine(name="w", definition=definition, roleArn=ROLE)
+        deadline = time.monotonic() + 60
+
+        def stopped_while_held(name: str, held_class: Any) -> dict[str, str]:
+            held: list[Any] = []
+            start = held_class.start
+            try:
+                held_class.start = lambda self: held.append(self)
+                arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)[
+                    "executionArn"
+                ]
+            finally:
+                held_class.start = start
+            answer: dict[str, str] = {}
+
+            def stop() -> None:
+                try:
+                    sfn.stop_execution(executionArn=arn)
+                    answer["stop_execution"] = "answered"
+                except AttributeError as error:  # in process, the 500 of moto's server is this
+                    answer["stop_execution"] = f"AttributeError: {error}"
+
+            stopping = threading.Thread(target=stop)
+            stopping.start()
+            stopping.join(timeout=1)
+            start(held[0])
+            stopping.join(timeout=30)
+            status = sfn.describe_execution(executionArn=arn)["status"]
+            while status == "RUNNING" and answer.get("stop_execution") == "answered":
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)  # moto offers no way to wait for an execution's end
+                status = sfn.describe_execution(executionArn=arn)["status"]
+            if status == "RUNNING":
+                sfn.stop_execution(executionArn=arn)
+            return {**answer, "status": status}
+
+        return {
+            "listed, not started": stopped_while_held("listed", Execution),
+            "worker not set up": stopped_while_held("not-set-up", ExecutionWorker),
+        }
+
+
 REPROS = {
     "send-task-failure-cause": send_task_failure_cause,
     "cloudformation-state-machine": cloudformation_state_machine,
@@ -372,6 +429,7 @@ REPROS = {
     "state-dump-with-a-function": state_dump_with_a_function,
     "two-receives-of-one-message": two_receives_of_one_message,
     "model-instances-kept": model_instances_kept,
+    "stop-before-the-worker-is-set-up": stop_before_the_worker_is_set_up,
 }
 
 

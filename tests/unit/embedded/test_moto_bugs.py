@@ -200,3 +200,23 @@ def test_the_patch_frees_what_the_backend_let_go_of(patched: dict[str, Any]) -> 
         "queues_dumped": ["q"],
         "messages_dumped": 0,
     }
+
+
+def test_unpatched_moto_stops_an_execution_not_yet_set_up_wrongly_or_not_at_all(
+    unpatched: dict[str, Any],
+) -> None:
+    assert unpatched["stop-before-the-worker-is-set-up"] == {
+        "listed, not started": {"stop_execution": "answered", "status": "SUCCEEDED"},
+        "worker not set up": {
+            "stop_execution": "AttributeError: 'NoneType' object has no attribute 'set_stop'",
+            "status": "RUNNING",
+        },
+    }
+
+
+def test_the_patch_waits_for_the_worker_and_stops_it(patched: dict[str, Any]) -> None:
+    aborted = {"stop_execution": "answered", "status": "ABORTED"}
+    assert patched["stop-before-the-worker-is-set-up"] == {
+        "listed, not started": aborted,
+        "worker not set up": aborted,
+    }

@@ -34,6 +34,9 @@ BEHAVIOUR_TARGETS = [
     # listed under SPEED_TARGETS: the behaviour patch wraps the speed one, both in effect).
     "moto.stepfunctions.parser.backend.execution.Execution.status",
     "moto.utilities.docker_utilities.DockerModel.docker_client",
+    # StopExecution waits for the execution's worker to set up
+    "moto.stepfunctions.parser.backend.execution.Execution.stop",
+    "moto.stepfunctions.parser.backend.execution_worker.ExecutionWorker.env",
     # moto's list of every model instance, held weakly (model_tracking.py)
     "moto.core.common_models.BaseModel.__new__",
     # The receipt handles a queue remembers, bounded (deleted_receipts.py)

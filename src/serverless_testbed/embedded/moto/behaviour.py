@@ -38,6 +38,10 @@ Each sits at the narrowest point that fixes the behaviour:
   seen visible (delivered twice, the first receipt handle then invalid), a receive could fail
   with "Set changed size during iteration" (a 500), and a delete, which rebuilds the list,
   could drop a message sent meanwhile (README, "moto bugs").
+- StopExecution of an execution that has not set up its worker yet (the moments after
+  StartExecution) waits until it has, then stops it. moto failed it with a 500 (None.set_stop)
+  when the worker had no environment yet, and answered 200 without stopping anything when the
+  execution had no worker yet, which then ran on (README, "moto bugs").
 - A task with HeartbeatSeconds no longer misses a callback that arrives before the
   interpreter has set up its heartbeat wait (it then waited out the whole heartbeat and
   failed with States.Timeout: seen as 25 s executions once the pipeline got fast).
@@ -48,6 +52,7 @@ from __future__ import annotations
 import base64
 import json
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -72,6 +77,7 @@ def apply(current_invoker: Callable[[], Invoke | None]) -> list[Patch]:
         *_pass_over_executions_not_yet_started(),
         _no_docker_client(),
         *_one_call_at_a_time_on_a_queues_messages(),
+        *_stop_executions_that_have_not_set_up_yet(),
     ]
 
 
@@ -278,6 +284,38 @@ def _pass_over_executions_not_yet_started() -> list[Patch]:
         ]
 
     return [replace(Execution, "status", property(status)), get_executions]
+
+
+# How long StopExecution waits for an execution's worker to set up (it does so on its own
+# thread moments after StartExecution); then moto's stop runs as it would have.
+WORKER_SET_UP_WAIT_S = 10.0
+
+
+def _stop_executions_that_have_not_set_up_yet() -> list[Patch]:
+    from moto.stepfunctions.parser.backend.execution import Execution
+    from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
+
+    set_up = threading.Condition()
+
+    def environment(self: Any) -> Any:
+        return vars(self).get("_testbed_env")
+
+    def set_environment(self: Any, env: Any) -> None:
+        with set_up:
+            vars(self)["_testbed_env"] = env
+            set_up.notify_all()
+
+    def worker_set_up(execution: Any) -> bool:
+        worker = execution.exec_worker
+        return worker is not None and worker.env is not None
+
+    @patch(Execution, "stop")
+    def stop(original: Any, self: Any, *a: Any, **o: Any) -> Any:
+        with set_up:
+            set_up.wait_for(lambda: worker_set_up(self), timeout=WORKER_SET_UP_WAIT_S)
+        return original(self, *a, **o)
+
+    return [replace(ExecutionWorker, "env", property(environment, set_environment)), stop]
 
 
 def _no_docker_client() -> Patch:
