@@ -262,6 +262,13 @@ def _keep_no_finished_interpreter_threads() -> list[Patch]:
     return replace_in_importers("moto.stepfunctions", "TMP_THREADS", utils.TMP_THREADS, NotKept())
 
 
+def _worker_set_up(execution: Any) -> bool:
+    """Whether the execution's worker exists and has set up its environment (on its own
+    thread, moments after StartExecution listed the execution)."""
+    worker = execution.exec_worker
+    return worker is not None and worker.env is not None
+
+
 def _pass_over_executions_not_yet_started() -> list[Patch]:
     from moto.stepfunctions.parser.backend.execution import Execution
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -277,11 +284,7 @@ def _pass_over_executions_not_yet_started() -> list[Patch]:
         # Every caller (SendTask*, the map-run calls) reads execution.exec_worker.env, which
         # the worker sets up on its own thread after StartExecution listed the execution; an
         # execution without one holds no task token and no map run yet.
-        return [
-            execution
-            for execution in original(self, execution_status)
-            if execution.exec_worker is not None and execution.exec_worker.env is not None
-        ]
+        return [e for e in original(self, execution_status) if _worker_set_up(e)]
 
     return [replace(Execution, "status", property(status)), get_executions]
 
@@ -305,14 +308,10 @@ def _stop_executions_that_have_not_set_up_yet() -> list[Patch]:
             vars(self)["_testbed_env"] = env
             set_up.notify_all()
 
-    def worker_set_up(execution: Any) -> bool:
-        worker = execution.exec_worker
-        return worker is not None and worker.env is not None
-
     @patch(Execution, "stop")
     def stop(original: Any, self: Any, *a: Any, **o: Any) -> Any:
         with set_up:
-            set_up.wait_for(lambda: worker_set_up(self), timeout=WORKER_SET_UP_WAIT_S)
+            set_up.wait_for(lambda: _worker_set_up(self), timeout=WORKER_SET_UP_WAIT_S)
         return original(self, *a, **o)
 
     return [replace(ExecutionWorker, "env", property(environment, set_environment)), stop]
