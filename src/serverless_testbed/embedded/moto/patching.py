@@ -21,7 +21,7 @@ import functools
 import importlib.metadata
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _MISSING = object()
@@ -52,9 +52,7 @@ def describe(owner: object, name: str) -> str:
 def assigned_in_init(cls: type, name: str) -> bool:
     """Whether ``cls.__init__`` assigns ``self.<name>`` (an attribute only instances have);
     the ``__init__`` moto wrote, under any patches wrapping it."""
-    init = cls.__dict__.get("__init__")
-    while hasattr(init, WRAPS_ATTRIBUTE):
-        init = getattr(init, WRAPS_ATTRIBUTE)
+    *_, init = _wrapped_chain(cls.__dict__.get("__init__"))
     code = getattr(init, "__code__", None)
     if code is None:
         return False
@@ -114,17 +112,21 @@ class Patch:
         """The owner still holds this patch's replacement, itself or wrapped by later
         ``@patch`` replacements that were given it as their original (nothing replaced it
         without keeping it)."""
-        if not self.applied:
-            return False
         held = vars(self.owner).get(self.name, _MISSING)
-        while held is not _MISSING:
-            if held is self.new:
-                return True
-            held = getattr(held, WRAPS_ATTRIBUTE, _MISSING)
-        return False
+        return self.applied and any(link is self.new for link in _wrapped_chain(held))
 
     def __repr__(self) -> str:
         return f"<Patch {self.target}{' (applied)' if self.applied else ''}>"
+
+
+def _wrapped_chain(held: Any) -> Iterator[Any]:
+    """``held``, then the original each ``@patch`` replacement was given, down to the first
+    that is not one (moto's own)."""
+    while True:
+        yield held
+        if not hasattr(held, WRAPS_ATTRIBUTE):
+            return
+        held = getattr(held, WRAPS_ATTRIBUTE)
 
 
 def replace(owner: object, name: str, new: Any) -> Patch:
