@@ -63,19 +63,12 @@ class ForwardByTarget:
     have done it; those to one of ``merged_paths`` (moto's state dump) go to both, and the
     answer is the two JSON dumps merged (``merged_dumps``); the rest go to ``app``."""
 
-    def __init__(
-        self,
-        app: WsgiApp,
-        prefixes: tuple[str, ...],
-        address: Address,
-        also_paths: frozenset[str] = frozenset(),
-        merged_paths: frozenset[str] = frozenset(),
-    ) -> None:
+    def __init__(self, app: WsgiApp, forwarding: Forwarding) -> None:
         self._app = app
-        self._prefixes = prefixes
-        self._also_paths = also_paths
-        self._merged_paths = merged_paths
-        self._pool = ConnectionPool(address)
+        self._prefixes = forwarding.prefixes
+        self._also_paths = forwarding.also_paths
+        self._merged_paths = forwarding.merged_paths
+        self._pool = ConnectionPool(forwarding.address)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET")

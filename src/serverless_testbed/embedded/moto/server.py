@@ -101,10 +101,7 @@ class MotoServer:
         if self._credentials is not None:
             app = SignedRequestsOnly(app, self._credentials)
         if self._forward is not None:
-            forward = self._forward
-            app = ForwardByTarget(
-                app, forward.prefixes, forward.address, forward.also_paths, forward.merged_paths
-            )
+            app = ForwardByTarget(app, self._forward)
         server = wsgi.Server(
             (self._host, port),
             app,
