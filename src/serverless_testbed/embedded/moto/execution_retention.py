@@ -50,10 +50,6 @@ def checked_ended_executions_kept(
     return kept
 
 
-def ended_executions_kept() -> int | None:
-    return _kept
-
-
 def set_ended_executions_kept(kept: int | None) -> None:
     """Keep the newest ``kept`` ended executions per state machine from now on (None: all)."""
     global _kept, _patch
