@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -19,6 +21,28 @@ from moto import mock_aws
 
 ROLE = "arn:aws:iam::123456789012:role/r"
 EXECUTING = {"stepfunctions": {"execute_state_machine": True}}
+
+
+@contextmanager
+def _held_back(cls: Any) -> Iterator[list[Any]]:
+    """Inside the block, ``cls.start`` records the objects it is called on instead of
+    starting them: the moment after StartExecution, made to last."""
+    held: list[Any] = []
+    start = cls.start
+    cls.start = lambda self: held.append(self)
+    try:
+        yield held
+    finally:
+        cls.start = start
+
+
+def _status_once_ended(sfn: Any, execution_arn: str, deadline: float) -> str:
+    """The execution's status once it is no longer RUNNING, or at ``deadline``."""
+    status: str = sfn.describe_execution(executionArn=execution_arn)["status"]
+    while status == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.05)  # moto offers no way to wait for an execution's end
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+    return status
 
 
 def _waiting_for_a_token(queue_url: str) -> str:
@@ -190,13 +214,7 @@ def interpreter_threads_kept() -> dict[str, Any]:
             for n in range(20)
         ]
         deadline = time.monotonic() + 30
-        for execution in started:
-            while (
-                sfn.describe_execution(executionArn=execution)["status"] == "RUNNING"
-                and time.monotonic() < deadline
-            ):
-                time.sleep(0.01)  # moto offers no way to wait for an execution's end
-        statuses = {sfn.describe_execution(executionArn=e)["status"] for e in started}
+        statuses = {_status_once_ended(sfn, execution, deadline) for execution in started}
         return {"statuses": sorted(statuses), "threads_kept": len(utils.TMP_THREADS) - before}
 
 
@@ -231,28 +249,19 @@ def callbacks_while_another_execution_starts() -> dict[str, Any]:
                 sfn.send_task_success(taskToken=token, output='{"done": true}')
             except AttributeError as error:  # in process, the 500 of moto's server is this
                 return {"send_task_success": f"AttributeError: {error}"}
-            described = sfn.describe_execution(executionArn=execution)
-            while described["status"] == "RUNNING" and time.monotonic() < deadline:
-                time.sleep(0.05)  # moto offers no way to wait for an execution's end
-                described = sfn.describe_execution(executionArn=execution)
-            return {"send_task_success": "sent", "execution": described["status"]}
+            return {
+                "send_task_success": "sent",
+                "execution": _status_once_ended(sfn, execution, deadline),
+            }
 
         first, first_token = waiting_execution("first")
-        held: list[Any] = []
-        start, worker_start = Execution.start, ExecutionWorker.start
-        try:
-            Execution.start = lambda self: held.append(self)  # type: ignore[method-assign]
+        with _held_back(Execution) as held:
             sfn.start_execution(stateMachineArn=_machine_of(first), name="held")
-        finally:
-            Execution.start = start  # type: ignore[method-assign]
         listed_not_started = callback(first_token, first)
 
         second, second_token = waiting_execution("second")
-        try:
-            ExecutionWorker.start = lambda self: None  # type: ignore[method-assign]
-            start(held[0])  # its worker made, its thread not started
-        finally:
-            ExecutionWorker.start = worker_start  # type: ignore[method-assign]
+        with _held_back(ExecutionWorker):
+            held[0].start()  # its worker made, its thread not started
         worker_not_ready = callback(second_token, second)
         return {"listed, not started": listed_not_started, "worker not ready": worker_not_ready}
 
@@ -379,15 +388,10 @@ def stop_before_the_worker_is_set_up() -> dict[str, Any]:
         deadline = time.monotonic() + 60
 
         def stopped_while_held(name: str, held_class: Any) -> dict[str, str]:
-            held: list[Any] = []
-            start = held_class.start
-            try:
-                held_class.start = lambda self: held.append(self)
+            with _held_back(held_class) as held:
                 arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name)[
                     "executionArn"
                 ]
-            finally:
-                held_class.start = start
             answer: dict[str, str] = {}
 
             def stop() -> None:
@@ -400,13 +404,11 @@ def stop_before_the_worker_is_set_up() -> dict[str, Any]:
             stopping = threading.Thread(target=stop)
             stopping.start()
             stopping.join(timeout=1)
-            start(held[0])
+            held[0].start()
             stopping.join(timeout=30)
-            status = sfn.describe_execution(executionArn=arn)["status"]
-            while status == "RUNNING" and answer.get("stop_execution") == "answered":
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)  # moto offers no way to wait for an execution's end
+            if answer.get("stop_execution") == "answered":
+                status = _status_once_ended(sfn, arn, deadline)
+            else:
                 status = sfn.describe_execution(executionArn=arn)["status"]
             if status == "RUNNING":
                 sfn.stop_execution(executionArn=arn)
