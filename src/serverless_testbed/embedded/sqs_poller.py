@@ -6,7 +6,10 @@ all without Docker). This poller does what Lambda's pollers do, asynchronously:
 - it reads the mappings from the emulator (ListEventSourceMappings) and refreshes them, so a
   mapping disabled or deleted there stops being polled;
 - for each enabled SQS mapping a few poller threads long-poll the queue (batch size, batching
-  window), build Lambda's SQS event and invoke the function;
+  window), build Lambda's SQS event and invoke the function; while batches come back full
+  (messages are waiting) more pollers join, as Lambda adds concurrent batches, up to
+  MaximumConcurrency or MAX_POLLERS_PER_MAPPING, and each one that joined leaves after a
+  batch that was not full;
 - a function error deletes nothing: the messages come back after the queue's visibility
   timeout and SQS moves them to the dead-letter queue after maxReceiveCount;
 - with ReportBatchItemFailures only the messages not named in ``batchItemFailures`` are
@@ -39,6 +42,9 @@ LONG_POLL_S = 1  # short enough for a prompt stop, and moto answers as soon as a
 # ~33 ms of CPU per run): each batch costs a ReceiveMessage, an invoke and a
 # DeleteMessageBatch whatever its size, and fewer pollers make fuller batches.
 POLLERS_PER_MAPPING = 2
+# The most pollers a backlog brings (Lambda's own ceiling is 1,000 concurrent batches; here
+# each one holds a container process of the function).
+MAX_POLLERS_PER_MAPPING = 8
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
 STOP_TIMEOUT_S = 2.0
@@ -107,6 +113,7 @@ class _ActiveMapping:
     stats: MappingStats = field(default_factory=MappingStats)
     queue_url: str | None = None
     visibility_timeout_s: float | None = None
+    started: int = 0  # poller threads started so far (names them)
 
 
 class EventSourcePoller:
@@ -119,6 +126,7 @@ class EventSourcePoller:
         region: str,
         refresh_interval_s: float = 1.0,
         pollers_per_mapping: int = POLLERS_PER_MAPPING,
+        max_pollers_per_mapping: int = MAX_POLLERS_PER_MAPPING,
     ) -> None:
         self._lambda = lambda_client
         self._sqs = sqs_client
@@ -126,6 +134,7 @@ class EventSourcePoller:
         self._region = region
         self._refresh_interval_s = refresh_interval_s
         self._pollers_per_mapping = pollers_per_mapping
+        self._max_pollers_per_mapping = max(max_pollers_per_mapping, pollers_per_mapping)
         self._stopping = threading.Event()
         self._lock = threading.Lock()
         self._active: dict[str, _ActiveMapping] = {}
@@ -221,29 +230,52 @@ class EventSourcePoller:
 
     def _start_mapping(self, settings: MappingSettings) -> _ActiveMapping:
         mapping = _ActiveMapping(settings)
-        count = self._pollers_per_mapping
-        if settings.queue_arn.endswith(".fifo"):
-            count = 1  # one poller keeps each message group in order
-        if settings.max_concurrency:
-            count = min(count, settings.max_concurrency)
-        for index in range(max(count, 1)):
-            thread = threading.Thread(
-                target=self._poll_forever,
-                args=(mapping,),
-                name=f"sqs-poller-{settings.uuid[:8]}-{index}",
-                daemon=True,
-            )
-            mapping.threads.append(thread)
-            thread.start()
+        for _ in range(min(self._pollers_per_mapping, self._most_pollers(settings))):
+            self._start_poller(mapping, on_demand=False)
         return mapping
 
+    def _most_pollers(self, settings: MappingSettings) -> int:
+        if settings.queue_arn.endswith(".fifo"):
+            return 1  # one poller keeps each message group in order
+        most = self._max_pollers_per_mapping
+        if settings.max_concurrency:
+            most = min(most, settings.max_concurrency)
+        return max(most, 1)
+
+    def _start_poller(self, mapping: _ActiveMapping, *, on_demand: bool) -> None:
+        """Start one more poller thread for the mapping (the caller holds ``self._lock``, or
+        the mapping is not yet shared)."""
+        mapping.started += 1
+        thread = threading.Thread(
+            target=self._poll_forever,
+            args=(mapping,),
+            kwargs={"on_demand": on_demand},
+            name=f"sqs-poller-{mapping.settings.uuid[:8]}-{mapping.started}",
+            daemon=True,
+        )
+        mapping.threads.append(thread)
+        thread.start()
+
+    def _join_the_backlog(self, mapping: _ActiveMapping) -> None:
+        """A full batch came back, so messages are waiting: one more poller, within the limit."""
+        with self._lock:
+            if self._stopping.is_set() or mapping.stop.is_set():
+                return
+            mapping.threads = [t for t in mapping.threads if t.is_alive()]
+            if len(mapping.threads) < self._most_pollers(mapping.settings):
+                self._start_poller(mapping, on_demand=True)
+
     # -- one poller ------------------------------------------------------------------------
-    def _poll_forever(self, mapping: _ActiveMapping) -> None:
+    def _poll_forever(self, mapping: _ActiveMapping, *, on_demand: bool) -> None:
+        """Poll until the mapping stops; a poller that joined for a backlog (``on_demand``)
+        leaves after its first batch that was not full."""
         backoff = _Backoff()
         while not mapping.stop.is_set():
             try:
-                self._poll_once(mapping)
+                received = self._poll_once(mapping)
                 backoff.reset()
+                if on_demand and received < mapping.settings.batch_size:
+                    return
             except Exception:
                 if mapping.stop.is_set():
                     return
@@ -251,7 +283,8 @@ class EventSourcePoller:
                 mapping.queue_url = None  # the queue may have been re-created
                 mapping.stop.wait(backoff.next())
 
-    def _poll_once(self, mapping: _ActiveMapping) -> None:
+    def _poll_once(self, mapping: _ActiveMapping) -> int:
+        """Receive one batch and hand it to the function; returns how many messages came."""
         settings = mapping.settings
         if mapping.queue_url is None or mapping.visibility_timeout_s is None:
             mapping.queue_url = self._queue_url(settings.queue_arn)
@@ -261,11 +294,13 @@ class EventSourcePoller:
         received_after = time.monotonic()
         messages = self._receive_batch(mapping.stop, queue_url, settings)
         if not messages:
-            return
+            return 0
         if mapping.stop.is_set():  # disabled while receiving: hand the messages straight back
             self._return_messages(queue_url, messages)
             mapping.stats.returned += len(messages)
-            return
+            return len(messages)
+        if len(messages) >= settings.batch_size:
+            self._join_the_backlog(mapping)
         event = {"Records": [self._record(message, settings) for message in messages]}
         mapping.stats.batches += 1
         mapping.stats.messages += len(messages)
@@ -276,18 +311,19 @@ class EventSourcePoller:
             if mapping.stop.is_set():  # stopped while holding the batch: hand it back now
                 self._return_messages(queue_url, messages)
             mapping.stats.returned += len(messages)
-            return
+            return len(messages)
         except Exception:  # the invoke itself failed (a Lambda service error): retry later
             logger.exception("invoking %s failed", settings.function_arn)
             mapping.stats.function_errors += 1
             mapping.stats.returned += len(messages)
-            return
+            return len(messages)
         succeeded = self._succeeded(messages, result, settings)
         if result.function_error is not None:
             mapping.stats.function_errors += 1
         self._delete(queue_url, succeeded)
         mapping.stats.deleted += len(succeeded)
         mapping.stats.returned += len(messages) - len(succeeded)
+        return len(messages)
 
     def _invoke_unless_throttled(
         self, mapping: _ActiveMapping, event: bytes, hold_until: float

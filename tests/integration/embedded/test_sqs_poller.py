@@ -148,6 +148,7 @@ def mapped_queue(
         report_batch_item_failures: bool = False,
         batching_window_s: int = 0,
         pollers: int = 2,
+        max_concurrency: int | None = None,
     ) -> MappedQueue:
         sqs, lambda_client = clients["sqs"], clients["lambda"]
         name = f"t{uuid.uuid4().hex[:12]}"
@@ -183,12 +184,14 @@ def mapped_queue(
                 code=FunctionCode.of_package("tests.integration.embedded.fixtures_handlers"),
             )
         )
+        scaling = {"ScalingConfig": {"MaximumConcurrency": max_concurrency}}
         mapping = lambda_client.create_event_source_mapping(
             EventSourceArn=_queue_arn(sqs, queue_url),
             FunctionName=name,
             BatchSize=10,
             MaximumBatchingWindowInSeconds=batching_window_s,
             FunctionResponseTypes=["ReportBatchItemFailures"] if report_batch_item_failures else [],
+            **(scaling if max_concurrency else {}),
         )
         poller = EventSourcePoller(
             lambda_client=lambda_client,
@@ -382,3 +385,60 @@ def test_stop_ends_every_poller_thread(mapped_queue: Callable[..., MappedQueue])
     queue.poller.stop()
 
     assert queue.poller.polling_threads(queue.mapping_uuid) == 0
+
+
+def _with_a_backlog(queue: MappedQueue, messages: int, outcome: str) -> None:
+    """Send ``messages`` while the mapping is disabled, then enable it: its first receive finds
+    them all waiting."""
+    queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=False)
+    wait_until(
+        lambda: queue.poller.polling_threads(queue.mapping_uuid) == 0,
+        timeout_s=10,
+        what="the pollers of the disabled mapping to stop",
+    )
+    for _ in range(messages):
+        queue.send(outcome)
+    queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=True)
+
+
+def _started(queue: MappedQueue) -> int:
+    return len(list(queue.records_dir.glob("started-*")))
+
+
+def test_a_backlog_brings_more_pollers_which_leave_once_it_is_gone(
+    mapped_queue: Callable[..., MappedQueue],
+):
+    queue = mapped_queue(pollers=1)
+    _with_a_backlog(queue, 25, "block")  # each batch holds its poller until released
+
+    # One poller holds at most one batch of 10: 25 at once takes three.
+    try:
+        wait_until(lambda: _started(queue) == 25, timeout_s=30, what="three batches at once")
+        assert queue.poller.polling_threads(queue.mapping_uuid) == 3
+    finally:
+        (queue.records_dir / "release").touch()
+
+    wait_until(lambda: queue.stats()["deleted"] == 25, timeout_s=30, what="every delete")
+    wait_until(
+        lambda: queue.poller.polling_threads(queue.mapping_uuid) == 1,
+        timeout_s=10,
+        what="the pollers the backlog brought to leave",
+    )
+    assert queue.counts() == (0, 0)
+
+
+def test_maximum_concurrency_caps_the_pollers_a_backlog_brings(
+    mapped_queue: Callable[..., MappedQueue],
+):
+    queue = mapped_queue(pollers=1, max_concurrency=2)
+    _with_a_backlog(queue, 30, "block")
+
+    try:
+        wait_until(lambda: _started(queue) == 20, timeout_s=30, what="two batches at once")
+        # The second poller asked for a third before invoking: none was started.
+        assert queue.poller.polling_threads(queue.mapping_uuid) == 2
+        assert queue.counts() == (10, 20)
+    finally:
+        (queue.records_dir / "release").touch()
+
+    wait_until(lambda: queue.stats()["deleted"] == 30, timeout_s=30, what="every delete")
