@@ -183,6 +183,13 @@ def test_the_patch_hands_it_to_one(patched: dict[str, Any]) -> None:
     assert patched["two-receives-of-one-message"] == {"first": ["once"], "second": []}
 
 
+def test_the_patch_s_queue_locks_do_not_deadlock_queues_redriving_into_each_other(
+    patched: dict[str, Any],
+) -> None:
+    # A receive holding its queue's lock once waited for the other queue's to move a message.
+    assert patched["receives-on-queues-redriving-into-each-other"] == {"hung": 0, "messages": 80}
+
+
 def test_unpatched_moto_keeps_every_message_it_made_for_the_process_s_life(
     unpatched: dict[str, Any],
 ) -> None:

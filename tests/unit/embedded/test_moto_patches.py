@@ -45,6 +45,7 @@ BEHAVIOUR_TARGETS = [
     "moto.sqs.models.SQSBackend.receive_message",
     "moto.sqs.models.SQSBackend.change_message_visibility",
     "moto.sqs.models.SQSBackend.purge_queue",
+    "moto.sqs.models.Queue.add_message",
     "moto.sqs.models.Queue.delete_message",
     "moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp."
     "Timestamp._get_wait_seconds",

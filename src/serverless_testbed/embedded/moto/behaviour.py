@@ -331,15 +331,38 @@ def _no_docker_client() -> Patch:
 def _one_call_at_a_time_on_a_queues_messages() -> list[Patch]:
     from moto.sqs.models import Queue, SQSBackend
 
+    # A receive moves messages past maxReceiveCount to the dead-letter queue while it holds
+    # its own queue's lock; taking the dead-letter queue's lock then would deadlock two
+    # queues that redrive into each other (each receive holding one lock, waiting for the
+    # other). So moves made under a queue's lock are added to their queue once it is released.
+    held = threading.local()
+
     def by_queue_name(name: str) -> Patch:
         @patch(SQSBackend, name)
         def locked(original: Any, self: Any, queue_name: str, *a: Any, **o: Any) -> Any:
-            # The queue's Condition (an RLock inside): SendMessage appends under it, and a
-            # long poll's wait_for_messages releases it while it waits.
-            with self.get_queue(queue_name)._messages_lock:
-                return original(self, queue_name, *a, **o)
+            queue = self.get_queue(queue_name)
+            outer = vars(held).get("queue"), vars(held).get("moves")
+            moves: list[tuple[Any, Any]] = []
+            held.queue, held.moves = queue, moves
+            try:
+                # The queue's Condition (an RLock inside): SendMessage appends under it, and a
+                # long poll's wait_for_messages releases it while it waits.
+                with queue._messages_lock:
+                    return original(self, queue_name, *a, **o)
+            finally:
+                held.queue, held.moves = outer
+                for target, message in moves:
+                    target.add_message(message)
 
         return locked
+
+    @patch(Queue, "add_message")
+    def add_message(original: Any, self: Any, message: Any) -> None:
+        queue = vars(held).get("queue")
+        if queue is not None and queue is not self:
+            held.moves.append((self, message))
+        else:
+            original(self, message)
 
     @patch(Queue, "delete_message")
     def delete_message(original: Any, self: Any, receipt_handle: str) -> None:
@@ -350,6 +373,7 @@ def _one_call_at_a_time_on_a_queues_messages() -> list[Patch]:
         by_queue_name("receive_message"),
         by_queue_name("change_message_visibility"),
         by_queue_name("purge_queue"),
+        add_message,
         delete_message,
     ]
 
