@@ -29,7 +29,12 @@ execution (user + system time of the emulator's processes and all their children
 there but in "driver CPU", its own process's CPU per execution), how busy the machine's
 CPUs were over the level (/proc/stat: everything that ran, the driver and other work too)
 and how much of their time the hypervisor gave to other machines ("stolen": a level with
-much of it is slower in every figure).
+much of it is slower in every figure), and for how much of the level some runnable task was
+waiting for a CPU ("CPU wait": Linux's pressure stall information, /proc/pressure/cpu; high
+beside a busy machine, the cores are what the work waits for).
+
+``--cpus 0`` (a list, as taskset takes) runs the benchmark, the stack and MiniStack on those
+CPUs only: run it beside a run on every CPU to see how throughput scales with cores.
 """
 
 from __future__ import annotations
@@ -114,6 +119,16 @@ def machine_ticks() -> tuple[int, int, int]:
     return busy, steal, busy + steal + idle + iowait
 
 
+def cpu_wait_us() -> int | None:
+    """Microseconds some runnable task waited for a CPU since boot (pressure stall
+    information's "some" line); None where the kernel does not expose it."""
+    try:
+        some = Path("/proc/pressure/cpu").read_text().split("\n", 1)[0]
+    except OSError:
+        return None
+    return int(some.rsplit("total=", 1)[1])
+
+
 def own_cpu_seconds() -> float:
     """This process's CPU (the driver's threads: signing, sending, parsing answers)."""
     times = os.times()
@@ -173,14 +188,14 @@ def one_request(url: str, credentials: Credentials) -> tuple[str, float]:
 
 def run_level(driver: Driver, level: int, requests: int, pids: list[int]) -> dict[str, Any]:
     cpu_before, driver_before = cpu_seconds(pids), own_cpu_seconds()
-    machine_before = machine_ticks()
+    machine_before, wait_before = machine_ticks(), cpu_wait_us()
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=level) as pool:
         answers = list(pool.map(lambda _: driver(), range(requests)))
     wall_s = time.perf_counter() - started
     cpu_s = cpu_seconds(pids) - cpu_before
     driver_s = own_cpu_seconds() - driver_before
-    machine_after = machine_ticks()
+    machine_after, wait_after = machine_ticks(), cpu_wait_us()
     busy, stolen, total = (
         now - then for now, then in zip(machine_after, machine_before, strict=True)
     )
@@ -196,6 +211,11 @@ def run_level(driver: Driver, level: int, requests: int, pids: list[int]) -> dic
         "driver_cpu_ms_per_execution": driver_s * 1000 / max(1, len(ok)),
         "machine_busy_percent": 100 * busy / max(1, total),
         "machine_stolen_percent": 100 * stolen / max(1, total),
+        "cpu_wait_percent": (
+            None
+            if wait_before is None or wait_after is None
+            else (wait_after - wait_before) / 10_000 / wall_s
+        ),
     }
 
 
@@ -247,18 +267,20 @@ def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
         f"### {title}",
         "",
         "| in flight | requests | executions/s | p50 ms | p90 ms | CPU ms/execution "
-        "| driver CPU ms/execution | machine busy | stolen | answers |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| driver CPU ms/execution | machine busy | stolen | CPU wait | answers |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}"
         p90 = "-" if row["p90_ms"] is None else f"{row['p90_ms']:.0f}"
         answers = ", ".join(f"{kind}: {n}" for kind, n in sorted(row["answers"].items()))
+        wait = row.get("cpu_wait_percent")
+        cpu_wait = "-" if wait is None else f"{wait:.0f}%"
         lines.append(
             f"| {row['level']} | {row['requests']} | {row['throughput_per_s']:.1f} | {p50} | "
             f"{p90} | {row['cpu_ms_per_execution']:.1f} | "
             f"{row['driver_cpu_ms_per_execution']:.1f} | {row['machine_busy_percent']:.0f}% | "
-            f"{row['machine_stolen_percent']:.0f}% | {answers} |"
+            f"{row['machine_stolen_percent']:.0f}% | {cpu_wait} | {answers} |"
         )
     return lines
 
@@ -288,7 +310,16 @@ def main() -> int:
         "stack), ministack",
     )
     parser.add_argument("--json", help="write the raw figures to this file")
+    parser.add_argument(
+        "--cpus", help="run everything on these CPUs only (e.g. 0, or 0,1), as taskset does"
+    )
     args = parser.parse_args()
+    if args.cpus:
+        try:
+            cpus = {int(cpu) for cpu in args.cpus.split(",")}
+            os.sched_setaffinity(0, cpus)  # the stack and MiniStack, started later, inherit it
+        except (ValueError, OSError) as error:
+            parser.error(f"--cpus {args.cpus}: {error}")
     levels = [int(level) for level in args.levels.split(",")]
     wanted = set(args.drivers.split(","))
 
