@@ -9,7 +9,9 @@ all without Docker). This poller does what Lambda's pollers do, asynchronously:
   window), build Lambda's SQS event and invoke the function; while batches come back full
   (messages are waiting) more pollers join, as Lambda adds concurrent batches, up to
   MaximumConcurrency or MAX_POLLERS_PER_MAPPING, and each one that joined leaves after a
-  batch that was not full;
+  batch that was not full; while the function throttles none joins, and one that joined
+  leaves after its batch (as Lambda scales its pollers down on throttles): more pollers
+  would only hold more batches back from the ones that can run;
 - a function error deletes nothing: the messages come back after the queue's visibility
   timeout and SQS moves them to the dead-letter queue after maxReceiveCount;
 - with ReportBatchItemFailures only the messages not named in ``batchItemFailures`` are
@@ -114,6 +116,10 @@ class _ActiveMapping:
     queue_url: str | None = None
     visibility_timeout_s: float | None = None
     started: int = 0  # poller threads started so far (names them)
+    throttled_until: float = 0.0  # monotonic: no poller joins before (the function throttled)
+
+    def throttled(self) -> bool:
+        return time.monotonic() < self.throttled_until
 
 
 class EventSourcePoller:
@@ -259,7 +265,7 @@ class EventSourcePoller:
     def _join_the_backlog(self, mapping: _ActiveMapping) -> None:
         """A full batch came back, so messages are waiting: one more poller, within the limit."""
         with self._lock:
-            if self._stopping.is_set() or mapping.stop.is_set():
+            if self._stopping.is_set() or mapping.stop.is_set() or mapping.throttled():
                 return
             mapping.threads = [t for t in mapping.threads if t.is_alive()]
             if len(mapping.threads) < self._most_pollers(mapping.settings):
@@ -268,13 +274,13 @@ class EventSourcePoller:
     # -- one poller ------------------------------------------------------------------------
     def _poll_forever(self, mapping: _ActiveMapping, *, on_demand: bool) -> None:
         """Poll until the mapping stops; a poller that joined for a backlog (``on_demand``)
-        leaves after its first batch that was not full."""
+        leaves after its first batch that was not full, or while the function throttles."""
         backoff = _Backoff()
         while not mapping.stop.is_set():
             try:
                 received = self._poll_once(mapping)
                 backoff.reset()
-                if on_demand and received < mapping.settings.batch_size:
+                if on_demand and (received < mapping.settings.batch_size or mapping.throttled()):
                     return
             except Exception:
                 if mapping.stop.is_set():
@@ -336,6 +342,7 @@ class EventSourcePoller:
                 return self._invoke(mapping.settings.function_arn, event)
             except FunctionThrottled:
                 mapping.stats.throttles += 1
+                mapping.throttled_until = time.monotonic() + BACKOFF_MAX_S
                 wait_s = backoff.next()
                 if time.monotonic() + wait_s >= hold_until or mapping.stop.wait(wait_s):
                     raise _StillThrottled from None

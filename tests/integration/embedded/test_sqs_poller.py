@@ -149,6 +149,7 @@ def mapped_queue(
         batching_window_s: int = 0,
         pollers: int = 2,
         max_concurrency: int | None = None,
+        reserved_concurrency: int | None = None,
     ) -> MappedQueue:
         sqs, lambda_client = clients["sqs"], clients["lambda"]
         name = f"t{uuid.uuid4().hex[:12]}"
@@ -182,6 +183,7 @@ def mapped_queue(
                 memory_mb=int(function["MemorySize"]),
                 environment=function["Environment"]["Variables"],
                 code=FunctionCode.of_package("tests.integration.embedded.fixtures_handlers"),
+                reserved_concurrency=reserved_concurrency,
             )
         )
         scaling = {"ScalingConfig": {"MaximumConcurrency": max_concurrency}}
@@ -399,6 +401,11 @@ def _with_a_backlog(queue: MappedQueue, messages: int, outcome: str) -> None:
     for _ in range(messages):
         queue.send(outcome)
     queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=True)
+    wait_until(
+        lambda: queue.poller.polling_threads(queue.mapping_uuid) > 0,
+        timeout_s=10,
+        what="the pollers of the enabled mapping to start",
+    )
 
 
 def _started(queue: MappedQueue) -> int:
@@ -442,3 +449,20 @@ def test_maximum_concurrency_caps_the_pollers_a_backlog_brings(
         (queue.records_dir / "release").touch()
 
     wait_until(lambda: queue.stats()["deleted"] == 30, timeout_s=30, what="every delete")
+
+
+def test_no_poller_joins_while_the_function_throttles(mapped_queue: Callable[..., MappedQueue]):
+    # One batch runs at a time; each poller past the second would hold one more batch back.
+    queue = mapped_queue(pollers=1, reserved_concurrency=1)
+    _with_a_backlog(queue, 80, "block")
+
+    try:
+        wait_until(lambda: queue.stats()["throttles"] >= 5, timeout_s=30, what="throttles")
+        # The first poller runs its batch, the one it brought is throttled, and the one or two
+        # that may have joined before that throttle was seen: not one per batch waiting (8).
+        assert queue.poller.polling_threads(queue.mapping_uuid) <= 4
+    finally:
+        (queue.records_dir / "release").touch()
+
+    wait_until(lambda: queue.stats()["deleted"] == 80, timeout_s=90, what="every delete")
+    assert queue.counts(queue.dlq_url) == (0, 0)

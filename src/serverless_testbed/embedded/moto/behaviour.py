@@ -300,12 +300,14 @@ def _stop_executions_that_have_not_set_up_yet() -> list[Patch]:
 
     set_up = threading.Condition()
 
+    # Kept where moto keeps it (the instance's own "env"), so a worker that set it up before
+    # the property was installed (or after it was undone) still reads its environment.
     def environment(self: Any) -> Any:
-        return vars(self).get("_testbed_env")
+        return vars(self).get("env")
 
     def set_environment(self: Any, env: Any) -> None:
         with set_up:
-            vars(self)["_testbed_env"] = env
+            vars(self)["env"] = env
             set_up.notify_all()
 
     @patch(Execution, "stop")
