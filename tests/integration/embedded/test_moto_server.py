@@ -3,7 +3,9 @@ answered, and a client's connection is kept alive between calls."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -162,3 +164,42 @@ def test_with_credentials_unsigned_requests_are_refused_even_moto_api(
         urllib.request.urlopen(request, timeout=10)
     assert refused.value.code == 403
     assert refused.value.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+
+def test_a_request_that_never_returns_does_not_keep_the_server_from_stopping(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from moto.sqs.models import SQSBackend
+
+    from serverless_testbed.embedded.moto import server as server_module
+
+    monkeypatch.setattr(server_module, "STOP_WAIT_S", 1.0)
+    entered, release = threading.Event(), threading.Event()
+    list_queues = SQSBackend.list_queues
+
+    def stuck(self: Any, *args: Any, **kwargs: Any) -> Any:  # as a handler a deadlock holds
+        entered.set()
+        release.wait(120)
+        return list_queues(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQSBackend, "list_queues", stuck)
+    stopped = MotoServer().start()
+
+    def call() -> None:
+        with contextlib.suppress(Exception):  # its connection is closed under it
+            _sqs(stopped).list_queues()  # type: ignore[attr-defined]
+
+    caller = threading.Thread(target=call, daemon=True)
+    try:
+        caller.start()
+        assert entered.wait(30), "the request never reached the handler"
+        stopping = threading.Thread(target=stopped.stop, daemon=True)
+        stopping.start()
+        stopping.join(60)
+
+        assert not stopping.is_alive()  # stop() returned with the request still running
+        assert not release.is_set()
+        workers = [t for t in threading.enumerate() if t.name.startswith("moto-server")]
+        assert workers and all(t.daemon for t in workers)  # nor do they hold the process
+    finally:
+        release.set()

@@ -17,6 +17,7 @@ covers a couple of hundred executions in flight, above what the local HTTP API i
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import threading
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from xml.sax.saxutils import escape
 
 from botocore.credentials import Credentials
 from cheroot import wsgi
+from cheroot.workers import threadpool
 from moto.moto_server import werkzeug_app
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
@@ -44,6 +46,23 @@ KEEP_ALIVE_TIMEOUT_S = 60  # an idle client connection is closed after this
 # the user's on loopback, idle connections close after KEEP_ALIVE_TIMEOUT_S, and the
 # file-descriptor limit bounds the rest.
 KEEP_ALIVE_CONNECTIONS: int | None = None
+STOP_WAIT_S = 10.0  # how long stop() waits for the requests still running
+
+logger = logging.getLogger(__name__)
+
+
+class _DaemonWorkerPool(threadpool.ThreadPool):
+    """cheroot's pool with daemon workers. cheroot's stop joins each worker without a time
+    limit once its own has passed, and its workers would keep the process alive: a request
+    that never returns (a handler stuck on a lock) would hang the stack's stop, then its exit.
+    """
+
+    def _spawn_worker(self) -> threadpool.WorkerThread:
+        worker = threadpool.WorkerThread(self.server)
+        worker.name = f"moto-server {worker.name}"
+        worker.daemon = True
+        worker.start()
+        return worker
 
 
 class MotoServer:
@@ -110,6 +129,9 @@ class MotoServer:
             timeout=KEEP_ALIVE_TIMEOUT_S,
             server_name="moto",
         )
+        server.requests = _DaemonWorkerPool(
+            server, min=server.requests.min, max=server.requests.max
+        )
         # Annotated int, but cheroot reads None as no limit (ConnectionManager.can_add_...).
         server.keep_alive_conn_limit = KEEP_ALIVE_CONNECTIONS  # type: ignore[assignment]
         if self._lean_io:
@@ -132,12 +154,23 @@ class MotoServer:
         return int(self._server.socket.getsockname()[1])
 
     def stop(self) -> None:
+        """Stop serving; requests still running get STOP_WAIT_S to finish, then are left to
+        end with the process (a warning says so)."""
         if self._server is None:
             return
-        self._server.stop()
-        if self._thread is not None:
-            self._thread.join()
+        port, server, serving = self.port, self._server, self._thread
         self._server = self._thread = None
+        stopping = threading.Thread(target=server.stop, name="moto-server-stop", daemon=True)
+        stopping.start()
+        stopping.join(STOP_WAIT_S)
+        if stopping.is_alive():
+            logger.warning(
+                "moto's server on port %s stopped with requests still running after %.0f s",
+                port,
+                STOP_WAIT_S,
+            )
+        if serving is not None:
+            serving.join(STOP_WAIT_S)
 
 
 def _serve_on(server: wsgi.Server, listening: socket.socket) -> None:
