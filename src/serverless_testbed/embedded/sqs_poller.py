@@ -236,7 +236,7 @@ class EventSourcePoller:
 
     def _start_mapping(self, settings: MappingSettings) -> _ActiveMapping:
         mapping = _ActiveMapping(settings)
-        for _ in range(min(self._pollers_per_mapping, self._most_pollers(settings))):
+        for _ in range(max(1, min(self._pollers_per_mapping, self._most_pollers(settings)))):
             self._start_poller(mapping, on_demand=False)
         return mapping
 
