@@ -134,6 +134,24 @@ class MappedQueue:
     def stats(self) -> dict[str, int]:
         return self.poller.active_mappings()[self.mapping_uuid]
 
+    def disable(self) -> None:
+        """Disable the mapping, once its pollers have stopped."""
+        self.lambda_client.update_event_source_mapping(UUID=self.mapping_uuid, Enabled=False)
+        wait_until(
+            lambda: self.poller.polling_threads(self.mapping_uuid) == 0,
+            timeout_s=10,
+            what="the pollers of the disabled mapping to stop",
+        )
+
+    def enable(self) -> None:
+        """Enable the mapping, once its pollers have started."""
+        self.lambda_client.update_event_source_mapping(UUID=self.mapping_uuid, Enabled=True)
+        wait_until(
+            lambda: self.poller.polling_threads(self.mapping_uuid) > 0,
+            timeout_s=10,
+            what="the pollers of the enabled mapping to start",
+        )
+
 
 @pytest.fixture
 def mapped_queue(
@@ -359,12 +377,7 @@ def test_disabled_mapping_stops_deliveries_and_enabling_resumes_them(
     mapped_queue: Callable[..., MappedQueue],
 ):
     queue = mapped_queue()
-    queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=False)
-    wait_until(
-        lambda: queue.poller.polling_threads(queue.mapping_uuid) == 0,
-        timeout_s=10,
-        what="the pollers of the disabled mapping to stop",
-    )
+    queue.disable()
 
     message_id = queue.send()
 
@@ -376,7 +389,7 @@ def test_disabled_mapping_stops_deliveries_and_enabling_resumes_them(
         ReceiptHandle=received["Messages"][0]["ReceiptHandle"],
         VisibilityTimeout=0,
     )
-    queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=True)
+    queue.enable()
     (record,) = wait_until(queue.records, timeout_s=20, what="delivery after re-enabling")
     assert record["messageId"] == message_id
 
@@ -392,20 +405,10 @@ def test_stop_ends_every_poller_thread(mapped_queue: Callable[..., MappedQueue])
 def _with_a_backlog(queue: MappedQueue, messages: int, outcome: str) -> None:
     """Send ``messages`` while the mapping is disabled, then enable it: its first receive finds
     them all waiting."""
-    queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=False)
-    wait_until(
-        lambda: queue.poller.polling_threads(queue.mapping_uuid) == 0,
-        timeout_s=10,
-        what="the pollers of the disabled mapping to stop",
-    )
+    queue.disable()
     for _ in range(messages):
         queue.send(outcome)
-    queue.lambda_client.update_event_source_mapping(UUID=queue.mapping_uuid, Enabled=True)
-    wait_until(
-        lambda: queue.poller.polling_threads(queue.mapping_uuid) > 0,
-        timeout_s=10,
-        what="the pollers of the enabled mapping to start",
-    )
+    queue.enable()
 
 
 def _started(queue: MappedQueue) -> int:
