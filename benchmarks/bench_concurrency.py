@@ -274,7 +274,7 @@ def table(title: str, rows: list[dict[str, Any]]) -> list[str]:
         p50 = "-" if row["p50_ms"] is None else f"{row['p50_ms']:.0f}"
         p90 = "-" if row["p90_ms"] is None else f"{row['p90_ms']:.0f}"
         answers = ", ".join(f"{kind}: {n}" for kind, n in sorted(row["answers"].items()))
-        wait = row.get("cpu_wait_percent")
+        wait = row["cpu_wait_percent"]
         cpu_wait = "-" if wait is None else f"{wait:.0f}%"
         lines.append(
             f"| {row['level']} | {row['requests']} | {row['throughput_per_s']:.1f} | {p50} | "
