@@ -38,6 +38,14 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def port(text: str) -> int:
+    """A TCP port, 0 meaning a free one."""
+    value = _integer(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
+    return value
+
+
 def number(text: str) -> float:
     """Any float (checks of range and finiteness are the caller's)."""
     try:

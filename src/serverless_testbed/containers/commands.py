@@ -18,8 +18,9 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from serverless_testbed.argument_types import port
 from serverless_testbed.emulation.description import write_description
-from serverless_testbed.emulation.options import port, template_parameters
+from serverless_testbed.emulation.options import template_parameters
 from serverless_testbed.errors import UsageError
 
 DEFAULT_API_PORT = 4567

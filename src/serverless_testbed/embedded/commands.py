@@ -14,11 +14,16 @@ import urllib.parse
 from pathlib import Path
 from typing import Any
 
-from serverless_testbed.argument_types import non_negative_float, non_negative_int, positive_int
+from serverless_testbed.argument_types import (
+    non_negative_float,
+    non_negative_int,
+    port,
+    positive_int,
+)
 from serverless_testbed.emulation.defaults import ENDED_EXECUTIONS_KEPT, LAMBDA_ACCOUNT_CONCURRENCY
 from serverless_testbed.emulation.description import read_description, write_description
 from serverless_testbed.emulation.http_api import DEFAULT_BURST_LIMIT, DEFAULT_RATE_LIMIT_PER_S
-from serverless_testbed.emulation.options import port, template_parameters
+from serverless_testbed.emulation.options import template_parameters
 from serverless_testbed.errors import RunFailed, UsageError
 
 # Beside, not on, what docker-compose.yml publishes (LocalStack 4566, the testbed service's

@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
 from serverless_testbed.errors import UsageError
-
-
-def port(text: str) -> int:
-    """An argparse type: a TCP port, 0 meaning a free one."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port out of range 0-65535: {value}")
-    return value
 
 
 def template_parameters(pairs: list[str]) -> dict[str, str]:
