@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,19 @@ def _start_up(*args: str, own_group: bool = False) -> UpProcess:
     return up
 
 
+@contextmanager
+def ready_up(*args: str) -> Iterator[UpProcess]:
+    """`testbed up *args`, once it printed ready; killed on exit if still running."""
+    up = _start_up(*args)
+    try:
+        up.read_until("ready", READY_TIMEOUT_S)
+        yield up
+    finally:
+        if up.process.poll() is None:
+            up.process.kill()
+            up.process.wait()
+
+
 @pytest.fixture(scope="module")
 def up_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("up") / "stack.json"
@@ -95,14 +109,8 @@ def up_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def running_up(up_json: Path) -> Iterator[UpProcess]:
     ports = ("--aws-port", "0", "--api-port", "0", "--redis-port", "0")
-    up = _start_up(*ports, "--json", str(up_json))
-    try:
-        up.read_until("ready", READY_TIMEOUT_S)
+    with ready_up(*ports, "--json", str(up_json)) as up:
         yield up
-    finally:
-        if up.process.poll() is None:
-            up.process.kill()
-            up.process.wait()
 
 
 def _refuses_connections(url: str) -> bool:

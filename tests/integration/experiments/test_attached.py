@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.embedded.test_up_command import READY_TIMEOUT_S, UpProcess, _start_up
+from tests.integration.embedded.test_up_command import ready_up
 from tests.integration.latency.cli import run_testbed
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -19,17 +19,9 @@ ROOT = Path(__file__).resolve().parents[3]
 @pytest.fixture(scope="module")
 def running_up(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     described = tmp_path_factory.mktemp("up") / "stack.json"
-    up: UpProcess = _start_up(
-        "--aws-port", "0", "--api-port", "0", "--redis-port", "0", "--no-redis",
-        "--json", str(described),
-    )  # fmt: skip
-    try:
-        up.read_until("ready", READY_TIMEOUT_S)
+    ports = ("--aws-port", "0", "--api-port", "0", "--redis-port", "0")
+    with ready_up(*ports, "--no-redis", "--json", str(described)):
         yield described
-    finally:
-        if up.process.poll() is None:
-            up.process.kill()
-            up.process.wait()
 
 
 def test_up_json_names_the_probe_among_the_stacks_resources(running_up: Path) -> None:
