@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "serverless_testbed.stress.cli",  # publish, worker
     "serverless_testbed.delay.commands",  # delay
     "serverless_testbed.experiments.commands",  # invoke, coldstart, memory-sweep
+    "serverless_testbed.dashboard.commands",  # dashboard
 )
 
 

@@ -60,6 +60,7 @@ FORBIDDEN = {
     "lambda_api": {"embedded", "containers", "emulation", "targets", "latency", "stress"},
     "targets": {"latency", "stress", "handlers", "pipeline"},
     "experiments": {"embedded", "containers", "emulation", "stress", "handlers", "pipeline"},
+    "dashboard": {"embedded", "containers", "emulation", "latency", "handlers", "experiments"},
 }
 
 
@@ -110,4 +111,17 @@ def test_the_publisher_and_the_worker_share_only_the_stress_protocol(side: str, 
         if reaches(imported, f"stress.{other}")
     ]
     assert modules_of(f"stress/{side}")
+    assert not violations, "\n".join(violations)
+
+
+def test_only_the_dashboards_command_opens_a_target() -> None:
+    """The watches, the sampler and the server get their clients; commands.py opens the stack."""
+    violations = [
+        f"{path.relative_to(PACKAGE)} imports {imported}"
+        for path in modules_of("dashboard")
+        if path.name != "commands.py"
+        for imported in sorted(imports_of(path))
+        if reaches(imported, "targets")
+    ]
+    assert len(modules_of("dashboard")) > 1
     assert not violations, "\n".join(violations)

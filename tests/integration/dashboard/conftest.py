@@ -1,0 +1,30 @@
+"""The dashboard the tests read: a sampler of the pipeline stack (and its Redis, for the
+stress workers' reports) behind the dashboard's HTTP server on a free loopback port."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from serverless_testbed.dashboard.server import DashboardServer
+from serverless_testbed.dashboard.watching import sampler_for
+
+PREFIX = f"dash{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="module")
+def dashboard(pipeline_stack: Any) -> Iterator[DashboardServer]:
+    client = redis.Redis.from_url(pipeline_stack.urls["redis"])
+    sampler = sampler_for(
+        pipeline_stack.deployment, redis_client=client, prefix=PREFIX, interval_s=0.2
+    )
+    server = DashboardServer(0)
+    sampler.start()
+    server.start(sampler)
+    yield server
+    server.stop()
+    sampler.stop()
