@@ -44,7 +44,7 @@ def test_the_remote_tests_pass_unchanged_against_a_stack_deployed_by_cloudformat
         timeout=300,
     )
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-2000:]
-    assert "5 passed" in completed.stdout
+    assert "6 passed" in completed.stdout
     assert "skipped" not in completed.stdout
 
 

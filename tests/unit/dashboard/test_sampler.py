@@ -50,3 +50,13 @@ def test_rates_are_per_second_of_the_time_between_looks_and_totals_add_up() -> N
     text = markdown(second)
     assert "| pipeline | 0 | 2.5 | FAILED 0.5, SUCCEEDED 2.0 | 100.0 |" in text
     assert "- queues could not be read: RuntimeError" in text
+
+
+def test_on_aws_a_look_every_default_interval_stays_within_half_of_list_executions_refill() -> None:
+    """2/s is ListExecutions' refill outside us-east-1, us-west-2 and eu-west-1, per account."""
+    from serverless_testbed.dashboard.commands import default_interval
+
+    state_machines, listings_per_look = 2, 2
+    calls_per_s = state_machines * listings_per_look / default_interval("aws")
+    assert calls_per_s <= 2 / 2
+    assert default_interval("embedded") == default_interval("containers") == 1.0
