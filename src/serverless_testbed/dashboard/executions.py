@@ -111,9 +111,12 @@ class ExecutionWatch:
         result.truncated = result.truncated or capped
         for arn in list(gone)[: self._describes_left]:
             described = self._describe(arn)
-            if described is not None and described["status"] in TERMINAL_STATUSES:
+            if described is None:  # forgotten by the service: nothing left to count
+                gone.pop(arn)
+            elif described["status"] in TERMINAL_STATUSES:
                 self._count_ended(result, described)
-            gone.pop(arn)
+                gone.pop(arn)
+            # still RUNNING (a listing that lagged behind): looked at again next time
         self._describe_failures()
         # Running ones not yet resolved stay "running" until a later sample resolves them.
         self._running = {**running_now, **gone}

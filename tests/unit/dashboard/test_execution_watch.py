@@ -145,3 +145,23 @@ def test_a_look_asks_for_a_first_page_the_size_of_what_changed_last_time() -> No
     watch.sample()  # nothing new: the next look asks for twice the 300 it listed
     watch.sample()  # nothing new again: back to the smallest page
     assert sfn.page_sizes == [20, 1000, 600, 20]
+
+
+def test_a_run_missing_from_a_lagging_running_listing_is_counted_when_it_really_ends() -> None:
+    sfn = StepFunctionsStandIn()
+    arn = sfn.start("slow", 0)
+    watch = watch_of(sfn)
+    watch.sample()
+    listed = sfn.list_executions
+
+    def lagging(**kwargs: Any) -> dict[str, Any]:  # the RUNNING listing misses it once
+        answer = listed(**kwargs)
+        if kwargs.get("statusFilter") == "RUNNING":
+            answer["executions"] = [e for e in answer["executions"] if e["executionArn"] != arn]
+        return answer
+
+    sfn.list_executions = lagging  # type: ignore[method-assign]
+    assert sum(watch.sample().ended.values()) == 0
+    sfn.list_executions = listed  # type: ignore[method-assign]
+    sfn.end(arn, 30)
+    assert watch.sample().ended == {"SUCCEEDED": 1}
