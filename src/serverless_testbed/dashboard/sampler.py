@@ -63,6 +63,10 @@ class Sampler:
         with self._changed:
             return list(self._history)
 
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
     def wait_for_next(self, after: int, timeout: float) -> dict[str, Any] | None:
         """The first snapshot whose sequence number is above ``after``, or None on timeout
         or once stopped."""

@@ -154,7 +154,7 @@ class _Handler(BaseHTTPRequestHandler):
         latest = sampler.latest()
         after = latest["sequence"] if latest else 0
         try:
-            while not self.server.stopping.is_set():
+            while not (self.server.stopping.is_set() or sampler.stopped):
                 snapshot = sampler.wait_for_next(after, KEEP_ALIVE_S)
                 if snapshot is None:
                     self.wfile.write(b": keep-alive\n\n")

@@ -42,11 +42,7 @@ class StressWatch:
         self.malformed = 0  # reports that were not a worker's snapshot
 
     def start(self) -> None:
-        pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(self.channel)
-        self._thread = threading.Thread(
-            target=self._listen, args=(pubsub,), name="dashboard-stress", daemon=True
-        )
+        self._thread = threading.Thread(target=self._listen, name="dashboard-stress", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -98,15 +94,24 @@ class StressWatch:
             "malformed_reports": self.malformed,
         }
 
-    def _listen(self, pubsub: Any) -> None:
+    def _listen(self) -> None:
+        """Subscribe, take reports until stopped; while Redis is away, say so and retry."""
+        pubsub = None
         while not self._stop.is_set():
             try:
+                if pubsub is None:
+                    pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                    pubsub.subscribe(self.channel)
                 message = pubsub.get_message(timeout=0.5)
                 self.error = None
-            except Exception as error:  # Redis away: say so, try again
+            except Exception as error:
                 self.error = f"{type(error).__name__}: {error}"
-                self._stop.wait(0.5)
+                if pubsub is not None:
+                    pubsub.close()
+                pubsub = None
+                self._stop.wait(1.0)
                 continue
             if message and message.get("type") == "message":
                 self.receive(message["data"])
-        pubsub.close()
+        if pubsub is not None:
+            pubsub.close()

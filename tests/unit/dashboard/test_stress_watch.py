@@ -4,6 +4,7 @@ histograms merge into one set of percentiles, a silent worker drops out."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from serverless_testbed.dashboard.stress import ALIVE_AFTER_S, StressWatch
@@ -71,3 +72,24 @@ def test_a_report_that_is_not_a_workers_snapshot_is_counted_and_left_out() -> No
         watch.receive(junk)
     sample = watch.sample()
     assert (sample["workers"], sample["malformed_reports"]) == (0, 3)
+
+
+def test_redis_away_is_said_in_one_line_and_the_watch_keeps_trying() -> None:
+    import socket
+
+    import redis
+
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    watch = StressWatch(redis.Redis(port=port, socket_connect_timeout=1), "dst")
+    watch.start()
+    try:
+        deadline = time.monotonic() + 10
+        while watch.error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert watch.error is not None and watch.error.startswith("ConnectionError: ")
+        assert "\n" not in watch.error
+        assert watch.sample()["workers"] == 0
+    finally:
+        watch.stop()
