@@ -12,16 +12,22 @@ import redis
 
 from serverless_testbed.dashboard.server import DashboardServer
 from serverless_testbed.dashboard.watching import sampler_for
+from serverless_testbed.deployment import Deployment
 
 PREFIX = f"dash{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture(scope="module")
-def dashboard(pipeline_stack: Any) -> Iterator[DashboardServer]:
+def watched(pipeline_stack: Any) -> Deployment:
+    """The template deployed again under a name of the module's own: the executions the
+    dashboard counts are this module's only, whatever other tests left running."""
+    return pipeline_stack.deploy(f"dash-{uuid.uuid4().hex[:8]}")
+
+
+@pytest.fixture(scope="module")
+def dashboard(pipeline_stack: Any, watched: Deployment) -> Iterator[DashboardServer]:
     client = redis.Redis.from_url(pipeline_stack.urls["redis"])
-    sampler = sampler_for(
-        pipeline_stack.deployment, redis_client=client, prefix=PREFIX, interval_s=0.2
-    )
+    sampler = sampler_for(watched, redis_client=client, prefix=PREFIX, interval_s=0.2)
     server = DashboardServer(0)
     sampler.start()
     server.start(sampler)

@@ -15,6 +15,7 @@ from typing import Any
 
 from serverless_testbed.dashboard.queues import QueueWatch
 from serverless_testbed.dashboard.server import DashboardServer
+from serverless_testbed.deployment import Deployment
 from serverless_testbed.pipeline.contract import INJECTED_FAULT_ERROR
 from tests.integration.helpers import http_post, wait_until
 
@@ -51,11 +52,11 @@ def pipeline_totals(server: DashboardServer) -> dict[str, int]:
 
 
 def test_executions_through_post_run_are_counted_started_and_succeeded_with_durations(
-    pipeline_stack: Any, dashboard: DashboardServer
+    watched: Deployment, dashboard: DashboardServer
 ) -> None:
     before = pipeline_totals(dashboard)
     for _ in range(3):
-        assert post_run(pipeline_stack.deployment)["status"] == "SUCCEEDED"
+        assert post_run(watched)["status"] == "SUCCEEDED"
 
     def three_more() -> dict[str, int] | None:
         totals = pipeline_totals(dashboard)
@@ -72,10 +73,10 @@ def test_executions_through_post_run_are_counted_started_and_succeeded_with_dura
 
 
 def test_a_failed_execution_is_listed_with_the_error_and_cause_it_ended_with(
-    pipeline_stack: Any, dashboard: DashboardServer
+    watched: Deployment, dashboard: DashboardServer
 ) -> None:
     request_id = f"dash-fail-{uuid.uuid4().hex[:8]}"
-    body = post_run(pipeline_stack.deployment, request_id=request_id, fail_at="worker")
+    body = post_run(watched, request_id=request_id, fail_at="worker")
     assert body["status"] == "FAILED"
 
     def listed() -> dict[str, Any] | None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from serverless_testbed.dashboard.server import DashboardServer
+from serverless_testbed.deployment import Deployment
 from tests.integration.helpers import http_post, wait_until
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -53,7 +54,7 @@ def succeeded_total(page: Any) -> int:
 
 
 def test_the_page_goes_live_and_counts_the_runs_made_while_it_is_open(
-    browser: Any, dashboard: DashboardServer, pipeline_stack: Any, tmp_path: Path
+    browser: Any, dashboard: DashboardServer, watched: Deployment, tmp_path: Path
 ) -> None:
     from playwright.sync_api import expect
 
@@ -67,7 +68,7 @@ def test_the_page_goes_live_and_counts_the_runs_made_while_it_is_open(
     expect(page.locator("#pipeline-succeeded-total")).not_to_have_text("–")
     before = succeeded_total(page)
 
-    deployment = pipeline_stack.deployment
+    deployment = watched
     for _ in range(2):
         status, body = http_post(
             f"{deployment.api_url}/run",
