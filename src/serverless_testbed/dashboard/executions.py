@@ -97,6 +97,10 @@ class ExecutionWatch:
         cutoff = min(bounds) if bounds else None  # None: nothing seen yet, all of it is new
         newest_start = self._newest_start
         self._describes_left = self.describe_budget
+        # What this look counts is kept apart until every call of it answered: a look that
+        # fails part-way leaves the watch as it was, and the next look counts it all.
+        counted: dict[str, datetime] = {}
+        failed: list[Failure] = []
         listed, capped = self._newest_first_until(cutoff)
         for item in reversed(listed):  # oldest first: failures are kept newest last
             arn, start = item["executionArn"], item["startDate"]
@@ -105,8 +109,8 @@ class ExecutionWatch:
                 result.started += 1
                 newest_start = start if newest_start is None else max(newest_start, start)
             if item["status"] in TERMINAL_STATUSES and arn not in self._ended:
-                if is_new or arn in gone:
-                    self._count_ended(result, item)
+                if (is_new or arn in gone) and arn not in counted:
+                    self._count_ended(result, item, counted, failed)
                 gone.pop(arn, None)
         result.truncated = result.truncated or capped
         for arn in list(gone)[: self._describes_left]:
@@ -114,10 +118,12 @@ class ExecutionWatch:
             if described is None:  # forgotten by the service: nothing left to count
                 gone.pop(arn)
             elif described["status"] in TERMINAL_STATUSES:
-                self._count_ended(result, described)
+                self._count_ended(result, described, counted, failed)
                 gone.pop(arn)
             # still RUNNING (a listing that lagged behind): looked at again next time
-        self._describe_failures()
+        self._describe_failures([*self.failures, *failed])
+        self._ended.update(counted)
+        self.failures.extend(failed)
         # Running ones not yet resolved stay "running" until a later sample resolves them.
         self._running = {**running_now, **gone}
         self._newest_start = newest_start
@@ -125,16 +131,22 @@ class ExecutionWatch:
         self._first_page = min(self.page_size, max(FIRST_PAGE_MIN, 2 * len(listed)))
         return result
 
-    def _count_ended(self, result: ExecutionSample, item: dict[str, Any]) -> None:
+    def _count_ended(
+        self,
+        result: ExecutionSample,
+        item: dict[str, Any],
+        counted: dict[str, datetime],
+        failed: list[Failure],
+    ) -> None:
         status, start, stop = item["status"], item["startDate"], item.get("stopDate")
-        self._ended[item["executionArn"]] = start
+        counted[item["executionArn"]] = start
         result.ended[status] += 1
         if stop is not None:
             result.durations_ms.append((stop - start).total_seconds() * 1000)
         if status != "SUCCEEDED":
-            self._remember_failure(item)
+            failed.append(self._failure_of(item))
 
-    def _remember_failure(self, item: dict[str, Any]) -> None:
+    def _failure_of(self, item: dict[str, Any]) -> Failure:
         stop = item.get("stopDate")
         failure = Failure(
             arn=item["executionArn"],
@@ -144,11 +156,12 @@ class ExecutionWatch:
         )
         if "input" in item:  # a DescribeExecution answer: error and cause are in it
             self._read_error(failure, item)
-        self.failures.append(failure)
+        return failure
 
-    def _describe_failures(self) -> None:
-        """Error and cause of the failures kept, newest first, within the budget left."""
-        for failure in reversed(self.failures):
+    def _describe_failures(self, failures: list[Failure]) -> None:
+        """Error and cause of ``failures`` (oldest first), newest first, within the budget
+        left."""
+        for failure in reversed(failures[-FAILURES_KEPT:]):
             if self._describes_left <= 0:
                 return
             if not failure.described:

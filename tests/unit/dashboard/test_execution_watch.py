@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from serverless_testbed.dashboard.executions import ExecutionWatch
 
 T0 = datetime(2026, 12, 1, tzinfo=UTC)
@@ -165,3 +167,23 @@ def test_a_run_missing_from_a_lagging_running_listing_is_counted_when_it_really_
     sfn.list_executions = listed  # type: ignore[method-assign]
     sfn.end(arn, 30)
     assert watch.sample().ended == {"SUCCEEDED": 1}
+
+
+def test_a_look_that_fails_part_way_leaves_its_counts_to_the_next_look() -> None:
+    sfn = StepFunctionsStandIn()
+    watch = watch_of(sfn)
+    watch.sample()
+    for n in range(3):
+        sfn.end(sfn.start(f"f{n}", n), n + 0.5, status="FAILED", error="E", cause="c")
+    described = sfn.describe_execution
+
+    def throttled(**kwargs: Any) -> dict[str, Any]:
+        raise RuntimeError("ThrottlingException: Rate exceeded")
+
+    sfn.describe_execution = throttled  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        watch.sample()  # counted the three, then failed describing them
+    sfn.describe_execution = described  # type: ignore[method-assign]
+    sample = watch.sample()
+    assert sample.ended == {"FAILED": 3}
+    assert [(f.name, f.error) for f in watch.failures] == [("f0", "E"), ("f1", "E"), ("f2", "E")]
