@@ -124,8 +124,14 @@ class ExecutionWatch:
         self._describe_failures([*self.failures, *failed])
         self._ended.update(counted)
         self.failures.extend(failed)
-        # Running ones not yet resolved stay "running" until a later sample resolves them.
-        self._running = {**running_now, **gone}
+        # Watched until they end: those running now, those that started between the two
+        # listings (RUNNING in the second only), and those not yet resolved.
+        started_meanwhile = {
+            item["executionArn"]: item["startDate"]
+            for item in listed
+            if item["status"] == "RUNNING"
+        }
+        self._running = {**running_now, **started_meanwhile, **gone}
         self._newest_start = newest_start
         self._forget_ended_before(cutoff)
         self._first_page = min(self.page_size, max(FIRST_PAGE_MIN, 2 * len(listed)))

@@ -187,3 +187,24 @@ def test_a_look_that_fails_part_way_leaves_its_counts_to_the_next_look() -> None
     sample = watch.sample()
     assert sample.ended == {"FAILED": 3}
     assert [(f.name, f.error) for f in watch.failures] == [("f0", "E"), ("f1", "E"), ("f2", "E")]
+
+
+def test_a_run_that_starts_between_the_two_listings_is_counted_when_it_ends() -> None:
+    sfn = StepFunctionsStandIn()
+    watch = watch_of(sfn)
+    watch.sample()
+    listed = sfn.list_executions
+    started: list[str] = []
+
+    def start_after_the_running_listing(**kwargs: Any) -> dict[str, Any]:
+        answer = listed(**kwargs)
+        if kwargs.get("statusFilter") == "RUNNING" and not started:
+            started.append(sfn.start("between", 5))
+        return answer
+
+    sfn.list_executions = start_after_the_running_listing  # type: ignore[method-assign]
+    first = watch.sample()
+    assert (first.started, first.running) == (1, 0)
+    sfn.list_executions = listed  # type: ignore[method-assign]
+    sfn.end(started[0], 6)
+    assert watch.sample().ended == {"SUCCEEDED": 1}
