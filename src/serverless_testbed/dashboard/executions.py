@@ -83,10 +83,10 @@ class ExecutionWatch:
         running_now = {item["executionArn"]: item["startDate"] for item in running}
         if not self._started_once:
             self._started_once = True
-            self._running = running_now
-            newest = self._list_page(None, None, page_size=1)
-            starts = [item["startDate"] for item in newest.get("executions", [])]
-            self._newest_start = starts[0] if starts else None
+            newest = self._list_page(None, None, page_size=self._first_page)["executions"]
+            self._newest_start = newest[0]["startDate"] if newest else None
+            # Those that started after the RUNNING listing are watched too.
+            self._running = {**running_now, **_running_among(newest)}
             return result
         gone = {  # running at the last sample, not now, not counted yet: ended meanwhile
             arn: start
@@ -126,12 +126,7 @@ class ExecutionWatch:
         self.failures.extend(failed)
         # Watched until they end: those running now, those that started between the two
         # listings (RUNNING in the second only), and those not yet resolved.
-        started_meanwhile = {
-            item["executionArn"]: item["startDate"]
-            for item in listed
-            if item["status"] == "RUNNING"
-        }
-        self._running = {**running_now, **started_meanwhile, **gone}
+        self._running = {**running_now, **_running_among(listed), **gone}
         self._newest_start = newest_start
         self._forget_ended_before(cutoff)
         self._first_page = min(self.page_size, max(FIRST_PAGE_MIN, 2 * len(listed)))
@@ -233,3 +228,9 @@ class ExecutionWatch:
             return self.sfn.describe_execution(executionArn=arn)
         except self.sfn.exceptions.ExecutionDoesNotExist:  # forgotten (retention)
             return None
+
+
+def _running_among(items: list[dict[str, Any]]) -> dict[str, datetime]:
+    return {
+        item["executionArn"]: item["startDate"] for item in items if item["status"] == "RUNNING"
+    }
