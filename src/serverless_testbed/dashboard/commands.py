@@ -8,7 +8,7 @@ import math
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from serverless_testbed.argument_types import number, port
 from serverless_testbed.errors import UsageError
@@ -20,6 +20,10 @@ from serverless_testbed.stress.connection import (
 from serverless_testbed.stress.protocol import DEFAULT_PREFIX
 from serverless_testbed.targets import open_stack
 from serverless_testbed.targets.arguments import add_target_arguments, target_options
+
+if TYPE_CHECKING:
+    from serverless_testbed.dashboard.sampler import Sampler
+    from serverless_testbed.dashboard.server import DashboardServer
 
 DEFAULT_PORT = 8089
 DEFAULT_INTERVAL_S = 1.0
@@ -81,7 +85,7 @@ def default_interval(target: str) -> float:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    from serverless_testbed.dashboard.report import markdown
+    from serverless_testbed.dashboard.server import DashboardServer
     from serverless_testbed.dashboard.watching import sampler_for
 
     if args.interval is None:
@@ -91,7 +95,8 @@ def run_command(args: argparse.Namespace) -> int:
     if args.json_file is not None and not args.json_file.resolve().parent.is_dir():
         raise UsageError(f"--json {args.json_file}: its directory does not exist")
     explicit_redis = target_from_args(args) if args.redis else None
-    server = None if args.once else _bound_server(args.port)
+    # Bound first: a taken port is refused before any stack starts.
+    server = None if args.once else DashboardServer(args.port)
     try:
         with open_stack(args.target, target_options(args)) as stack:
             redis = explicit_redis
@@ -104,14 +109,16 @@ def run_command(args: argparse.Namespace) -> int:
                 interval_s=args.interval,
             )
             if server is None:
-                return _once(sampler, args, markdown)
+                return _once(sampler, args)
             return _serve(server, sampler, redis.redacted if redis else None)
     finally:
         if server is not None:
             server.stop()
 
 
-def _once(sampler: Any, args: argparse.Namespace, markdown: Any) -> int:
+def _once(sampler: Sampler, args: argparse.Namespace) -> int:
+    from serverless_testbed.dashboard.report import markdown
+
     sampler.start_watches()
     try:
         sampler.sample_now()
@@ -125,13 +132,7 @@ def _once(sampler: Any, args: argparse.Namespace, markdown: Any) -> int:
     return 0
 
 
-def _bound_server(port: int) -> Any:
-    from serverless_testbed.dashboard.server import DashboardServer
-
-    return DashboardServer(port)
-
-
-def _serve(server: Any, sampler: Any, redis_shown: str | None) -> int:
+def _serve(server: DashboardServer, sampler: Sampler, redis_shown: str | None) -> int:
     sampler.start()
     server.start(sampler)
     listening = f", stress reports from {redis_shown}" if redis_shown else ""

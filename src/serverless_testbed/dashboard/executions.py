@@ -77,7 +77,7 @@ class ExecutionWatch:
 
     def sample(self) -> ExecutionSample:
         result = ExecutionSample()
-        running, capped = self._list(status="RUNNING")
+        running, capped = self._listing(status="RUNNING", first_page=self.page_size)
         result.running = len(running)
         result.truncated = capped
         running_now = {item["executionArn"]: item["startDate"] for item in running}
@@ -101,7 +101,7 @@ class ExecutionWatch:
         # fails part-way leaves the watch as it was, and the next look counts it all.
         counted: dict[str, datetime] = {}
         failed: list[Failure] = []
-        listed, capped = self._newest_first_until(cutoff)
+        listed, capped = self._listing(cutoff=cutoff, first_page=self._first_page)
         for item in reversed(listed):  # oldest first: failures are kept newest last
             arn, start = item["executionArn"], item["startDate"]
             is_new = self._newest_start is None or start > self._newest_start
@@ -180,15 +180,17 @@ class ExecutionWatch:
             return
         self._ended = {arn: start for arn, start in self._ended.items() if start >= cutoff}
 
-    def _newest_first_until(self, cutoff: datetime | None) -> tuple[list[dict[str, Any]], bool]:
-        """Executions newest first, down to ``cutoff`` (included), at most max_pages pages
-        (the first of ``_first_page`` items); the flag says the cap was reached before the
-        cutoff."""
+    def _listing(
+        self, *, status: str | None = None, cutoff: datetime | None = None, first_page: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Executions newest first (of ``status``, or all), down to ``cutoff`` (included), at
+        most max_pages pages, the first of ``first_page`` items; the flag says the cap was
+        reached before the end."""
         items: list[dict[str, Any]] = []
         token = None
         for page_number in range(self.max_pages):
-            size = self._first_page if page_number == 0 else self.page_size
-            page = self._list_page(None, token, page_size=size)
+            size = first_page if page_number == 0 else self.page_size
+            page = self._list_page(status, token, page_size=size)
             for item in page.get("executions", []):
                 if cutoff is not None and item["startDate"] < cutoff:
                     return items, False
@@ -198,23 +200,12 @@ class ExecutionWatch:
                 return items, False
         return items, True
 
-    def _list(self, *, status: str) -> tuple[list[dict[str, Any]], bool]:
-        items: list[dict[str, Any]] = []
-        token = None
-        for _ in range(self.max_pages):
-            page = self._list_page(status, token)
-            items.extend(page.get("executions", []))
-            token = page.get("nextToken")
-            if not token:
-                return items, False
-        return items, True
-
     def _list_page(
-        self, status: str | None, token: str | None, *, page_size: int | None = None
+        self, status: str | None, token: str | None, *, page_size: int
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "stateMachineArn": self.state_machine_arn,
-            "maxResults": page_size or self.page_size,
+            "maxResults": page_size,
         }
         if status is not None:
             kwargs["statusFilter"] = status
