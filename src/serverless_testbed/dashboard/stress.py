@@ -51,11 +51,11 @@ class StressWatch:
             self._thread.join(timeout=2)
 
     def receive(self, data: bytes | str) -> None:
-        """Take one report (what the channel carries); a malformed one is counted, not kept."""
+        """Take one report (what the channel carries). It is read whole here, histograms
+        decoded, so a malformed one is counted and not kept, and ``sample`` cannot fail."""
         try:
-            report = json.loads(data)
-            worker = str(report["worker"])
-        except (ValueError, KeyError, TypeError):
+            worker, report = _read_report(json.loads(data))
+        except Exception:  # anything a sender got wrong, hdrh's own decoding errors included
             self.malformed += 1
             return
         with self._lock:
@@ -67,29 +67,24 @@ class StressWatch:
             alive = [r for seen, r in self._latest.values() if now - seen <= ALIVE_AFTER_S]
         tasks: dict[str, dict[str, Any]] = {}
         histograms: dict[str, dict[str, Any]] = {}
-        queued = 0
         for report in alive:
-            for queue in (report.get("queues") or {}).values():
-                queued += int(queue.get("queued", 0))
-            for task, figures in (report.get("tasks") or {}).items():
+            for task, figures in report["tasks"].items():
                 total = tasks.setdefault(task, {"rate": 0.0, **dict.fromkeys(COUNTERS, 0)})
-                total["rate"] += float(figures.get("rate", 0.0))
-                for counter in COUNTERS:
-                    total[counter] += int(figures.get(counter, 0))
+                for key in ("rate", *COUNTERS):
+                    total[key] += figures[key]
                 merged = histograms.setdefault(
                     task, {"service": new_histogram(), "intended": new_histogram()}
                 )
                 for kind in ("service", "intended"):
-                    encoded = figures.get(f"{kind}_hist")
-                    if encoded:
-                        merged[kind].add(decode_histogram(encoded))
+                    if figures[kind] is not None:
+                        merged[kind].add(figures[kind])
         for task, merged in histograms.items():
             tasks[task]["service_ms"] = summary(merged["service"])
             tasks[task]["intended_ms"] = summary(merged["intended"])
         return {
             "workers": len(alive),
-            "threads": sum(int(r.get("threads", 0)) for r in alive),
-            "queued": queued,
+            "threads": sum(r["threads"] for r in alive),
+            "queued": sum(r["queued"] for r in alive),
             "tasks": tasks,
             "malformed_reports": self.malformed,
         }
@@ -115,3 +110,21 @@ class StressWatch:
                 self.receive(message["data"])
         if pubsub is not None:
             pubsub.close()
+
+
+def _read_report(report: Any) -> tuple[str, dict[str, Any]]:
+    """(worker, its figures as ``sample`` adds them); raises on anything malformed."""
+    tasks = {}
+    for task, figures in (report.get("tasks") or {}).items():
+        read: dict[str, Any] = {"rate": float(figures.get("rate", 0.0))}
+        read |= {counter: int(figures.get(counter, 0)) for counter in COUNTERS}
+        for kind in ("service", "intended"):
+            encoded = figures.get(f"{kind}_hist")
+            read[kind] = decode_histogram(encoded) if encoded else None
+        tasks[str(task)] = read
+    queued = sum(int(queue.get("queued", 0)) for queue in (report.get("queues") or {}).values())
+    return str(report["worker"]), {
+        "threads": int(report.get("threads", 0)),
+        "queued": queued,
+        "tasks": tasks,
+    }

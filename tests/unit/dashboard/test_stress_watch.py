@@ -68,10 +68,15 @@ def test_a_worker_that_stopped_reporting_is_no_longer_counted() -> None:
 
 def test_a_report_that_is_not_a_workers_snapshot_is_counted_and_left_out() -> None:
     watch = StressWatch(None, "dst", monotonic=Clock())
-    for junk in (b"not json", b'{"no": "worker"}', b"[1, 2]"):
-        watch.receive(junk)
+    bad_histogram = json.loads(report("w1", 1.0, 1, [1.0]))
+    bad_histogram["tasks"]["t_updateItem_5"]["intended_hist"] = "not a histogram"
+    bad_rate = json.loads(report("w2", 1.0, 1, [1.0]))
+    bad_rate["tasks"]["t_updateItem_5"]["rate"] = "fast"
+    junk = [b"not json", b'{"no": "worker"}', b"[1, 2]", json.dumps(bad_histogram)]
+    for data in [*junk, json.dumps(bad_rate)]:
+        watch.receive(data)
     sample = watch.sample()
-    assert (sample["workers"], sample["malformed_reports"]) == (0, 3)
+    assert (sample["workers"], sample["malformed_reports"]) == (0, 5)
 
 
 def test_redis_away_is_said_in_one_line_and_the_watch_keeps_trying() -> None:
